@@ -1,0 +1,1 @@
+"""One module per ``plume`` subcommand group; each exposes ``register(subparsers)``."""
