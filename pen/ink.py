@@ -89,6 +89,31 @@ class Stroke:
             raise InkError(f"pen serial must be text, got {self.pen_serial!r}")
 
     @classmethod
+    def _trusted(
+        cls,
+        points: FloatArray,
+        pen_serial: str,
+        page: PageAddress | None,
+        raw: FloatArray | None,
+        unit_mm: float | None,
+    ) -> Stroke:
+        """Build without checks, for decoders whose output meets the invariants by
+        construction (finite, force in 0..1, time non-decreasing, (N, 4) float64)."""
+        stroke = object.__new__(cls)
+        points.setflags(write=False)
+        if raw is not None:
+            raw.setflags(write=False)
+        for name, value in (
+            ("points", points),
+            ("pen_serial", pen_serial),
+            ("page", page),
+            ("raw", raw),
+            ("unit_mm", unit_mm),
+        ):
+            object.__setattr__(stroke, name, value)
+        return stroke
+
+    @classmethod
     def from_arrays(
         cls,
         x: npt.ArrayLike,

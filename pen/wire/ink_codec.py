@@ -1,0 +1,222 @@
+"""Between wire messages and ink: strokes to messages (pen side) and back (host side).
+
+:func:`stroke_messages` turns a :class:`~pen.ink.Stroke` into the messages a
+pen sends for it (pen-down, page, dots in frames of up to ``dots_per_frame``,
+pen-up). :class:`InkAssembler` does the reverse on the host: fed decoded
+messages, it returns finished strokes, converting device units to
+millimetres with the units the pen declared in its hello. A stroke cut short
+(a disconnect mid-stroke, a lost pen-up, dots missing against the pen-up's
+count) is still returned, with a :class:`StrokeIncomplete` event beside it:
+ink is never thrown away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from pen.errors import WireError
+from pen.ink import Stroke
+from pen.page import PageAddress
+from pen.wire.messages import (
+    DOT_DTYPE,
+    MAX_DOTS_PER_FRAME,
+    DotArray,
+    Dots,
+    Hello,
+    Message,
+    Page,
+    PenDown,
+    PenUp,
+)
+
+#: Messages a pen sends in live mode: dots are flushed at most this many at a time.
+DEFAULT_DOTS_PER_FRAME = 8
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUnits:
+    """How to read a pen's numbers, as declared in its hello."""
+
+    unit_nm: int
+    fraction_den: int
+    force_max: int
+
+    @classmethod
+    def of(cls, hello: Hello) -> DeviceUnits:
+        return cls(hello.unit_nm, hello.fraction_den, hello.force_max)
+
+    @property
+    def unit_mm(self) -> float:
+        return self.unit_nm / 1e6
+
+
+ANOTO_UNITS = DeviceUnits(unit_nm=37_500, fraction_den=1, force_max=255)
+
+
+def stroke_messages(
+    stroke: Stroke,
+    stroke_no: int,
+    units: DeviceUnits = ANOTO_UNITS,
+    dots_per_frame: int = DEFAULT_DOTS_PER_FRAME,
+) -> list[Message]:
+    """The messages a pen sends for ``stroke`` (time rounded to whole milliseconds)."""
+    if not 1 <= dots_per_frame <= MAX_DOTS_PER_FRAME:
+        raise WireError(f"dots_per_frame must be 1..{MAX_DOTS_PER_FRAME}, got {dots_per_frame}")
+    t = np.rint(stroke.t).astype(np.int64)
+    t0 = int(t[0])
+    dt = np.diff(t, prepend=t0)
+    if dt.max() > 0xFFFF:
+        raise WireError(f"a pause of {int(dt.max())} ms inside a stroke does not fit in a u16")
+    scaled = stroke.points[:, :2] / units.unit_mm
+    whole = np.floor(scaled)
+    frac = np.rint((scaled - whole) * units.fraction_den)
+    carry = frac >= units.fraction_den  # rounding up to a whole unit
+    whole += carry
+    frac[carry] = 0
+    if whole.min() < 0 or whole.max() > 0xFFFF:
+        raise WireError(
+            f"stroke {stroke_no} leaves the device coordinate range 0..65535 units "
+            f"({units.unit_mm} mm each)"
+        )
+    dots = np.zeros(len(stroke), dtype=DOT_DTYPE)
+    dots["dt"] = dt
+    dots["x"] = whole[:, 0]
+    dots["xf"] = frac[:, 0]
+    dots["y"] = whole[:, 1]
+    dots["yf"] = frac[:, 1]
+    dots["force"] = np.rint(stroke.force * units.force_max)
+    out: list[Message] = [PenDown(t0, stroke_no)]
+    if stroke.page is not None:
+        out.append(Page(*stroke.page.parts))
+    for start in range(0, len(dots), dots_per_frame):
+        out.append(Dots.of(dots[start : start + dots_per_frame]))
+    out.append(PenUp(int(t[-1]), stroke_no, len(dots)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StrokeIncomplete:
+    """A stroke whose dots do not match what the pen announced, or that never ended."""
+
+    code: ClassVar[str] = "WIRE.201"
+    pen_serial: str
+    stroke_no: int
+    expected_dots: int | None
+    """The pen-up's count, or None if no pen-up came."""
+    received_dots: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanMessage:
+    """Dots, a page or a pen-up that came with no stroke open (its pen-down was lost)."""
+
+    code: ClassVar[str] = "WIRE.202"
+    message: Message
+
+
+AssemblyEvent = Stroke | StrokeIncomplete | OrphanMessage
+
+
+class InkAssembler:
+    """Host side: decoded messages in, strokes out (in millimetres, pen-clock ms)."""
+
+    def __init__(self, pen_serial: str = "", units: DeviceUnits = ANOTO_UNITS) -> None:
+        self.pen_serial = pen_serial
+        self.units = units
+        self._down: PenDown | None = None
+        self._page: PageAddress | None = None
+        self._dots: list[bytes] = []
+
+    @property
+    def in_stroke(self) -> bool:
+        return self._down is not None
+
+    def feed(self, messages: Iterable[Message]) -> list[AssemblyEvent]:
+        out: list[AssemblyEvent] = []
+        for msg in messages:
+            kind = type(msg)
+            if kind is Dots:
+                if self._down is None:
+                    out.append(OrphanMessage(msg))
+                else:
+                    self._dots.append(msg.records)  # type: ignore[attr-defined]
+            elif kind is PenDown:
+                if self._down is not None:
+                    out.extend(self._close(None, "a new pen-down came before this stroke's pen-up"))
+                self._down = msg  # type: ignore[assignment]
+            elif kind is Page:
+                if self._down is None:
+                    out.append(OrphanMessage(msg))
+                else:
+                    p: Page = msg  # type: ignore[assignment]
+                    try:
+                        self._page = PageAddress(p.segment, p.shelf, p.book, p.page)
+                    except ValueError:  # pragma: no cover - u32/u16 fields are always in range
+                        out.append(OrphanMessage(msg))
+            elif kind is PenUp:
+                up: PenUp = msg  # type: ignore[assignment]
+                if self._down is None or self._down.stroke_no != up.stroke_no:
+                    if self._down is not None:
+                        out.extend(self._close(None, "pen-up for another stroke"))
+                    out.append(OrphanMessage(msg))
+                else:
+                    out.extend(self._close(up, ""))
+            elif kind is Hello:
+                hello: Hello = msg  # type: ignore[assignment]
+                if self._down is not None:
+                    out.extend(self._close(None, "the pen reconnected mid-stroke"))
+                self.pen_serial = hello.serial
+                self.units = DeviceUnits.of(hello)
+        return out
+
+    def finish(self) -> list[AssemblyEvent]:
+        """End of the session: an open stroke is returned as incomplete."""
+        if self._down is None:
+            return []
+        return self._close(None, "the session ended mid-stroke")
+
+    def _close(self, up: PenUp | None, reason: str) -> list[AssemblyEvent]:
+        down = self._down
+        assert down is not None
+        dots = np.frombuffer(b"".join(self._dots), dtype=DOT_DTYPE)
+        page = self._page
+        self._down, self._page, self._dots = None, None, []
+        out: list[AssemblyEvent] = []
+        if len(dots):
+            out.append(self._stroke(down, page, dots))
+        if up is None:
+            out.append(StrokeIncomplete(self.pen_serial, down.stroke_no, None, len(dots), reason))
+        elif up.dot_count != len(dots):
+            out.append(
+                StrokeIncomplete(
+                    self.pen_serial,
+                    down.stroke_no,
+                    up.dot_count,
+                    len(dots),
+                    f"the pen announced {up.dot_count} dots and {len(dots)} arrived",
+                )
+            )
+        return out
+
+    def _stroke(self, down: PenDown, page: PageAddress | None, dots: DotArray) -> Stroke:
+        # Wire values are bounded integers, dt >= 0 and force is clamped, so the
+        # stroke meets the ink invariants by construction.
+        u = self.units
+        n = len(dots)
+        raw = np.empty((n, 2), dtype=np.float64)
+        raw[:, 0] = dots["x"]
+        raw[:, 1] = dots["y"]
+        if u.fraction_den != 1:
+            raw[:, 0] += dots["xf"] / u.fraction_den
+            raw[:, 1] += dots["yf"] / u.fraction_den
+        pts = np.empty((n, 4), dtype=np.float64)
+        np.multiply(raw, u.unit_mm, out=pts[:, :2])
+        np.cumsum(dots["dt"], out=pts[:, 2])
+        pts[:, 2] += down.t_ms
+        np.minimum(dots["force"] * (1.0 / u.force_max), 1.0, out=pts[:, 3])
+        return Stroke._trusted(pts, self.pen_serial, page, raw, u.unit_mm)
