@@ -102,11 +102,15 @@ class _Fixed(Message):
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
+        return cls(*cls._unpack(payload))
+
+    @classmethod
+    def _unpack(cls, payload: bytes) -> tuple[int, ...]:
         if len(payload) != cls.FORMAT.size:
             raise WireError(
                 f"{cls.__name__} payload is {len(payload)} bytes; expected {cls.FORMAT.size}"
             )
-        return cls(*cls.FORMAT.unpack(payload))
+        return cls.FORMAT.unpack(payload)
 
 
 # --- pen to host -------------------------------------------------------------------------
@@ -299,10 +303,10 @@ class Shutdown(_Fixed):
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
-        msg = super().from_payload(payload)
-        if msg.reason not in ShutdownReason._value2member_map_:
-            raise WireError(f"Shutdown reason {msg.reason} is not a known reason")
-        return msg
+        (reason,) = cls._unpack(payload)
+        if reason not in ShutdownReason._value2member_map_:
+            raise WireError(f"Shutdown reason {reason} is not a known reason")
+        return cls(reason)
 
 
 @dataclass(frozen=True, slots=True)
