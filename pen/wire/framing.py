@@ -174,9 +174,12 @@ class FrameDecoder:
                 break
             if stx > pos:
                 append(Garbage(bytes(buf[pos:stx]), base + pos))
-            etx = find(ETX, max(stx + 1, scanned))
-            nxt = find(STX, max(stx + 1, scanned))
+            lo = stx + 1
+            if scanned > lo:
+                lo = scanned
             scanned = 0
+            etx = find(ETX, lo)
+            nxt = find(STX, lo)
             if nxt >= 0 and (nxt < etx or etx < 0):
                 append(CorruptFrame(bytes(buf[stx:nxt]), base + stx, CorruptReason.TRUNCATED))
                 pos = stx = nxt

@@ -131,6 +131,8 @@ class InkAssembler:
         self._down: PenDown | None = None
         self._page: PageAddress | None = None
         self._dots: list[bytes] = []
+        self._last_page: Page | None = None
+        self._last_address: PageAddress | None = None
 
     @property
     def in_stroke(self) -> bool:
@@ -154,10 +156,10 @@ class InkAssembler:
                     out.append(OrphanMessage(msg))
                 else:
                     p: Page = msg  # type: ignore[assignment]
-                    try:
-                        self._page = PageAddress(p.segment, p.shelf, p.book, p.page)
-                    except ValueError:  # pragma: no cover - u32/u16 fields are always in range
-                        out.append(OrphanMessage(msg))
+                    if p != self._last_page:  # pens repeat the page for every stroke
+                        self._last_page = p
+                        self._last_address = PageAddress(p.segment, p.shelf, p.book, p.page)
+                    self._page = self._last_address
             elif kind is PenUp:
                 up: PenUp = msg  # type: ignore[assignment]
                 if self._down is None or self._down.stroke_no != up.stroke_no:
