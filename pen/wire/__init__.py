@@ -15,6 +15,7 @@ from pen.wire.ink_codec import (
     InkAssembler,
     OrphanMessage,
     StrokeIncomplete,
+    decode_ink,
     stroke_messages,
 )
 from pen.wire.messages import (
@@ -102,6 +103,7 @@ __all__ = [
     "StrokeIncomplete",
     "WireAnomaly",
     "WireEvent",
+    "decode_ink",
     "decode_message",
     "decode_stream",
     "encode_message",

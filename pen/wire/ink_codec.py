@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from pen.errors import WireError
-from pen.ink import Stroke
+from pen.ink import Ink, Stroke
 from pen.page import PageAddress
 from pen.wire.messages import (
     DOT_DTYPE,
@@ -32,6 +32,7 @@ from pen.wire.messages import (
     PenDown,
     PenUp,
 )
+from pen.wire.stream import Received, StreamDecoder
 
 #: Messages a pen sends in live mode: dots are flushed at most this many at a time.
 DEFAULT_DOTS_PER_FRAME = 8
@@ -222,3 +223,31 @@ class InkAssembler:
         pts[:, 2] += down.t_ms
         np.minimum(dots["force"] * (1.0 / u.force_max), 1.0, out=pts[:, 3])
         return Stroke._trusted(pts, self.pen_serial, page, raw, u.unit_mm)
+
+
+def decode_ink(data: bytes) -> tuple[Ink, list[object]]:
+    """Decode a whole recorded pen stream to ink, with every anomaly met on the way.
+
+    The anomalies are the stream decoder's (:data:`~pen.wire.stream.WireAnomaly`)
+    and the assembler's (:class:`StrokeIncomplete`, :class:`OrphanMessage`), in
+    stream order. Other messages (status, batches, host messages) are ignored here.
+    """
+    decoder = StreamDecoder()
+    assembler = InkAssembler()
+    strokes: list[Stroke] = []
+    anomalies: list[object] = []
+
+    def keep(items: list[AssemblyEvent]) -> None:
+        for item in items:
+            if isinstance(item, Stroke):
+                strokes.append(item)
+            else:
+                anomalies.append(item)
+
+    for event in [*decoder.feed(data), *decoder.flush()]:
+        if isinstance(event, Received):
+            keep(assembler.feed((event.message,)))
+        else:
+            anomalies.append(event)
+    keep(assembler.finish())
+    return Ink(tuple(strokes)), anomalies
