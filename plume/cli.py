@@ -13,10 +13,7 @@ from collections.abc import Sequence
 
 from plume import __version__
 from plume.commands import demo, forms, ink
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from plume.exit_codes import EXIT_USAGE
 
 _GROUPS = (demo, forms, ink)
 

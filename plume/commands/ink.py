@@ -20,10 +20,7 @@ from pen.ink import Ink
 from pen.ink_svg import ink_to_svg
 from pen.inkml import InkDocument, from_inkml
 from pen.page import PageAddress
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 def register(sub: Any) -> None:
