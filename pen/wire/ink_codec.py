@@ -70,7 +70,7 @@ def stroke_messages(
     t = np.rint(stroke.t).astype(np.int64)
     t0 = int(t[0])
     dt = np.diff(t, prepend=t0)
-    if dt.max() > 0xFFFF:
+    if dt.max() > 0xFFFF or t[-1] - t0 > 0xFFFFFFFF:
         raise WireError(f"a pause of {int(dt.max())} ms inside a stroke does not fit in a u16")
     scaled = stroke.points[:, :2] / units.unit_mm
     whole = np.floor(scaled)
@@ -94,7 +94,9 @@ def stroke_messages(
     if stroke.page is not None:
         out.append(Page(*stroke.page.parts))
     for start in range(0, len(dots), dots_per_frame):
-        out.append(Dots.of(dots[start : start + dots_per_frame]))
+        frame = dots[start : start + dots_per_frame].copy()
+        frame["dt"][0] = 0
+        out.append(Dots.of(frame, start, int(t[start]) - t0))
     out.append(PenUp(int(t[-1]), stroke_no, len(dots)))
     return out
 
@@ -131,7 +133,7 @@ class InkAssembler:
         self.units = units
         self._down: PenDown | None = None
         self._page: PageAddress | None = None
-        self._dots: list[bytes] = []
+        self._dots: list[Dots] = []
         self._last_page: Page | None = None
         self._last_address: PageAddress | None = None
 
@@ -147,7 +149,7 @@ class InkAssembler:
                 if self._down is None:
                     out.append(OrphanMessage(msg))
                 else:
-                    self._dots.append(msg.records)  # type: ignore[attr-defined]
+                    self._dots.append(msg)  # type: ignore[arg-type]
             elif kind is PenDown:
                 if self._down is not None:
                     out.extend(self._close(None, "a new pen-down came before this stroke's pen-up"))
@@ -186,12 +188,24 @@ class InkAssembler:
     def _close(self, up: PenUp | None, reason: str) -> list[AssemblyEvent]:
         down = self._down
         assert down is not None
-        dots = np.frombuffer(b"".join(self._dots), dtype=DOT_DTYPE)
+        frames = self._dots
+        dots = np.frombuffer(b"".join(f.records for f in frames), dtype=DOT_DTYPE)
         page = self._page
         self._down, self._page, self._dots = None, None, []
         out: list[AssemblyEvent] = []
         if len(dots):
-            out.append(self._stroke(down, page, dots))
+            stroke, clamped = self._stroke(down, page, dots, frames)
+            out.append(stroke)
+            if clamped:
+                out.append(
+                    StrokeIncomplete(
+                        self.pen_serial,
+                        down.stroke_no,
+                        None if up is None else up.dot_count,
+                        len(dots),
+                        f"times went backwards at {clamped} dot(s); held at the time before",
+                    )
+                )
         if up is None:
             out.append(StrokeIncomplete(self.pen_serial, down.stroke_no, None, len(dots), reason))
         elif up.dot_count != len(dots):
@@ -206,9 +220,15 @@ class InkAssembler:
             )
         return out
 
-    def _stroke(self, down: PenDown, page: PageAddress | None, dots: DotArray) -> Stroke:
-        # Wire values are bounded integers, dt >= 0 and force is clamped, so the
-        # stroke meets the ink invariants by construction.
+    def _stroke(
+        self, down: PenDown, page: PageAddress | None, dots: DotArray, frames: list[Dots]
+    ) -> tuple[Stroke, int]:
+        """The stroke, and how many dot times had to be clamped to keep time from going back.
+
+        Wire values are bounded integers and force is clamped, so the stroke meets
+        the ink invariants by construction, but for frames whose offsets go back
+        in time (a faulty pen), which are clamped and counted.
+        """
         u = self.units
         n = len(dots)
         raw = np.empty((n, 2), dtype=np.float64)
@@ -219,10 +239,24 @@ class InkAssembler:
             raw[:, 1] += dots["yf"] / u.fraction_den
         pts = np.empty((n, 4), dtype=np.float64)
         np.multiply(raw, u.unit_mm, out=pts[:, :2])
-        np.cumsum(dots["dt"], out=pts[:, 2])
-        pts[:, 2] += down.t_ms
+        # Each frame's first dot is at the frame's own offset from the pen-down.
+        elapsed = np.cumsum(dots["dt"], dtype=np.int64)
+        if len(frames) == 1:
+            pts[:, 2] = elapsed + (down.t_ms + frames[0].t_offset_ms)
+        else:
+            counts = np.fromiter((len(f) for f in frames), dtype=np.int64, count=len(frames))
+            offsets = np.fromiter(
+                (f.t_offset_ms for f in frames), dtype=np.int64, count=len(frames)
+            )
+            starts = np.cumsum(counts) - counts
+            pts[:, 2] = elapsed + np.repeat(offsets - elapsed[starts], counts) + down.t_ms
+        clamped = 0
+        if len(frames) > 1:
+            monotone = np.maximum.accumulate(pts[:, 2])
+            clamped = int(np.count_nonzero(monotone != pts[:, 2]))
+            pts[:, 2] = monotone
         np.minimum(dots["force"] * (1.0 / u.force_max), 1.0, out=pts[:, 3])
-        return Stroke._trusted(pts, self.pen_serial, page, raw, u.unit_mm)
+        return Stroke._trusted(pts, self.pen_serial, page, raw, u.unit_mm), clamped
 
 
 def decode_ink(data: bytes) -> tuple[Ink, list[object]]:

@@ -22,9 +22,9 @@ from pen.errors import WireError
 
 PROTOCOL_VERSION = 1
 
-#: One dot on the wire (10 bytes): time since the previous dot of the stroke
-#: (or since pen-down for the first), integer and 1/``fraction_den`` parts of
-#: x and y in device units, raw force (0..``force_max``).
+#: One dot on the wire (10 bytes): ms since the previous dot of its frame (0
+#: for the frame's first dot), integer and 1/``fraction_den`` parts of x and y
+#: in device units, raw force (0..``force_max``).
 DOT_DTYPE = np.dtype(
     [
         ("dt", "<u2"),
@@ -199,15 +199,23 @@ class Page(_Fixed):
 
 @dataclass(frozen=True, slots=True)
 class Dots(Message):
-    """1 to 255 dots of the current stroke.
+    """1 to 255 consecutive dots of the current stroke.
 
-    Kept as the dot records' bytes (``records``); :attr:`dots` views them as a
-    structured array of :data:`DOT_DTYPE`. Keeping bytes lets the host join a
-    whole stroke's records and convert them in one numpy call.
+    ``first_index`` is the position of the first dot in its stroke and
+    ``t_offset_ms`` its time since the pen-down, so that a lost frame never
+    shifts the times of the dots after it and the host knows which dots are
+    missing. Within the frame each dot's ``dt`` counts from the dot before
+    (the first dot's ``dt`` is 0). The dot records are kept as bytes
+    (``records``); :attr:`dots` views them as a :data:`DOT_DTYPE` array.
+    Keeping bytes lets the host join a stroke's records and convert them in
+    one numpy call.
     """
 
     TYPE: ClassVar[int] = 0x12
+    _HEAD: ClassVar[struct.Struct] = struct.Struct("<IIB")
 
+    first_index: int
+    t_offset_ms: int
     records: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
@@ -219,30 +227,38 @@ class Dots(Message):
             )
 
     @classmethod
-    def of(cls, dots: DotArray) -> Dots:
+    def of(cls, dots: DotArray, first_index: int = 0, t_offset_ms: int = 0) -> Dots:
         """Build from a structured array (converted to :data:`DOT_DTYPE`)."""
-        return cls(np.ascontiguousarray(dots, dtype=DOT_DTYPE).tobytes())
+        records = np.ascontiguousarray(dots, dtype=DOT_DTYPE).tobytes()
+        return cls(first_index, t_offset_ms, records)
 
     @property
     def dots(self) -> DotArray:
         return np.frombuffer(self.records, dtype=DOT_DTYPE)
 
     def payload(self) -> bytes:
-        return bytes([len(self.records) // DOT_DTYPE.itemsize]) + self.records
+        count = len(self.records) // DOT_DTYPE.itemsize
+        try:
+            return self._HEAD.pack(self.first_index, self.t_offset_ms, count) + self.records
+        except struct.error as exc:
+            raise WireError(f"cannot encode Dots: {exc}") from None
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
-        if not payload:
-            raise WireError("Dots payload is empty")
-        count = payload[0]
-        if count == 0 or len(payload) != 1 + count * DOT_DTYPE.itemsize:
+        head = cls._HEAD.size
+        if len(payload) < head:
+            raise WireError(f"Dots payload is {len(payload)} bytes; too short")
+        first_index, t_offset, count = cls._HEAD.unpack_from(payload)
+        if count == 0 or len(payload) != head + count * DOT_DTYPE.itemsize:
             raise WireError(
                 f"Dots payload is {len(payload)} bytes for {count} dots; "
-                f"expected {1 + count * DOT_DTYPE.itemsize}"
+                f"expected {head + count * DOT_DTYPE.itemsize}"
             )
         # Hot path: the length is checked above, so skip __post_init__.
         msg = object.__new__(cls)
-        object.__setattr__(msg, "records", payload[1:])
+        object.__setattr__(msg, "first_index", first_index)
+        object.__setattr__(msg, "t_offset_ms", t_offset)
+        object.__setattr__(msg, "records", payload[head:])
         return msg
 
     def __len__(self) -> int:

@@ -36,11 +36,10 @@ u32 = st.integers(0, 0xFFFFFFFF)
 u64 = st.integers(0, 2**64 - 1)
 short_text = st.text(max_size=40).filter(lambda s: len(s.encode()) <= 255)
 
-dots = (
-    st.integers(1, 255)
-    .flatmap(lambda n: st.binary(min_size=n * DOT_DTYPE.itemsize, max_size=n * DOT_DTYPE.itemsize))
-    .map(Dots)
+records = st.integers(1, 255).flatmap(
+    lambda n: st.binary(min_size=n * DOT_DTYPE.itemsize, max_size=n * DOT_DTYPE.itemsize)
 )
+dots = st.builds(Dots, u32, u32, records)
 
 MESSAGES: dict[type[Message], st.SearchStrategy[Message]] = {
     Hello: st.builds(

@@ -171,9 +171,9 @@ def test_flush_reports_a_frame_cut_by_the_end_of_the_stream() -> None:
 
 def test_dots_encoding_rejects_bad_sizes() -> None:
     with pytest.raises(WireError):
-        Dots(b"")
+        Dots(0, 0, b"")
     with pytest.raises(WireError):
-        Dots(b"\x00" * 11)
+        Dots(0, 0, b"\x00" * 11)
     with pytest.raises(WireError):
         Dots.of(np.zeros(256, dtype=DOT_DTYPE))
 
@@ -209,15 +209,30 @@ def test_stroke_survives_the_wire_within_half_a_device_unit() -> None:
     assert back.raw is not None and back.unit_mm == pytest.approx(0.0375)
 
 
-def test_missing_dots_are_flagged_and_the_rest_kept() -> None:
-    msgs = stroke_messages(_stroke(24), 3, dots_per_frame=8)
+@pytest.mark.parametrize("lost", [0, 1, 2])
+def test_missing_dots_are_flagged_and_the_rest_keep_their_times(lost: int) -> None:
+    original = _stroke(24)
+    msgs = stroke_messages(original, 3, dots_per_frame=8)
     dots_frames = [i for i, m in enumerate(msgs) if isinstance(m, Dots)]
-    del msgs[dots_frames[1]]
+    del msgs[dots_frames[lost]]
     out = _assemble(msgs)
     stroke, incomplete = out
     assert isinstance(stroke, Stroke) and len(stroke) == 16
+    kept = np.delete(np.arange(24), np.arange(8 * lost, 8 * lost + 8))
+    assert np.array_equal(stroke.t, original.t[kept])
     assert isinstance(incomplete, StrokeIncomplete)
     assert (incomplete.expected_dots, incomplete.received_dots) == (24, 16)
+
+
+def test_frames_going_back_in_time_are_clamped_and_reported() -> None:
+    msgs = stroke_messages(_stroke(16), 3, dots_per_frame=8)
+    i = next(i for i, m in enumerate(msgs) if isinstance(m, Dots) and m.first_index == 8)
+    late = msgs[i]
+    assert isinstance(late, Dots)
+    msgs[i] = Dots(late.first_index, 0, late.records)  # claims to start at the pen-down
+    stroke, incomplete = _assemble(msgs)
+    assert isinstance(stroke, Stroke) and np.all(np.diff(stroke.t) >= 0)
+    assert isinstance(incomplete, StrokeIncomplete) and "backwards" in incomplete.reason
 
 
 def test_disconnect_mid_stroke_keeps_the_partial_stroke() -> None:
