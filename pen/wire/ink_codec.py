@@ -94,8 +94,7 @@ def stroke_messages(
     if stroke.page is not None:
         out.append(Page(*stroke.page.parts))
     for start in range(0, len(dots), dots_per_frame):
-        frame = dots[start : start + dots_per_frame].copy()
-        frame["dt"][0] = 0
+        frame = dots[start : start + dots_per_frame]
         out.append(Dots.of(frame, start, int(t[start]) - t0))
     out.append(PenUp(int(t[-1]), stroke_no, len(dots)))
     return out
@@ -134,6 +133,8 @@ class InkAssembler:
         self._down: PenDown | None = None
         self._page: PageAddress | None = None
         self._dots: list[Dots] = []
+        self._next_index = 0  # index the next Dots frame of this stroke should start at
+        self._contiguous = True  # no Dots frame of this stroke lost so far
         self._last_page: Page | None = None
         self._last_address: PageAddress | None = None
 
@@ -149,7 +150,11 @@ class InkAssembler:
                 if self._down is None:
                     out.append(OrphanMessage(msg))
                 else:
-                    self._dots.append(msg)  # type: ignore[arg-type]
+                    d: Dots = msg  # type: ignore[assignment]
+                    if d.first_index != self._next_index:
+                        self._contiguous = False
+                    self._next_index = d.first_index + len(d)
+                    self._dots.append(d)
             elif kind is PenDown:
                 if self._down is not None:
                     out.extend(self._close(None, "a new pen-down came before this stroke's pen-up"))
@@ -189,12 +194,14 @@ class InkAssembler:
         down = self._down
         assert down is not None
         frames = self._dots
-        dots = np.frombuffer(b"".join(f.records for f in frames), dtype=DOT_DTYPE)
+        dots = np.frombuffer(b"".join([f.records for f in frames]), dtype=DOT_DTYPE)
         page = self._page
+        contiguous = self._contiguous
         self._down, self._page, self._dots = None, None, []
+        self._next_index, self._contiguous = 0, True
         out: list[AssemblyEvent] = []
         if len(dots):
-            stroke, clamped = self._stroke(down, page, dots, frames)
+            stroke, clamped = self._stroke(down, page, dots, None if contiguous else frames)
             out.append(stroke)
             if clamped:
                 out.append(
@@ -221,13 +228,18 @@ class InkAssembler:
         return out
 
     def _stroke(
-        self, down: PenDown, page: PageAddress | None, dots: DotArray, frames: list[Dots]
+        self,
+        down: PenDown,
+        page: PageAddress | None,
+        dots: DotArray,
+        frames: list[Dots] | None,
     ) -> tuple[Stroke, int]:
         """The stroke, and how many dot times had to be clamped to keep time from going back.
 
-        Wire values are bounded integers and force is clamped, so the stroke meets
-        the ink invariants by construction, but for frames whose offsets go back
-        in time (a faulty pen), which are clamped and counted.
+        ``frames`` is given when some frame of the stroke was lost: times are then
+        re-anchored on each frame's own offset. Wire values are bounded integers and
+        force is clamped, so the stroke meets the ink invariants by construction, but
+        for offsets that go back in time (a faulty pen), which are clamped and counted.
         """
         u = self.units
         n = len(dots)
@@ -239,21 +251,20 @@ class InkAssembler:
             raw[:, 1] += dots["yf"] / u.fraction_den
         pts = np.empty((n, 4), dtype=np.float64)
         np.multiply(raw, u.unit_mm, out=pts[:, :2])
-        # Each frame's first dot is at the frame's own offset from the pen-down.
-        elapsed = np.cumsum(dots["dt"], dtype=np.int64)
-        if len(frames) == 1:
-            pts[:, 2] = elapsed + (down.t_ms + frames[0].t_offset_ms)
-        else:
-            counts = np.fromiter((len(f) for f in frames), dtype=np.int64, count=len(frames))
-            offsets = np.fromiter(
-                (f.t_offset_ms for f in frames), dtype=np.int64, count=len(frames)
-            )
-            starts = np.cumsum(counts) - counts
-            pts[:, 2] = elapsed + np.repeat(offsets - elapsed[starts], counts) + down.t_ms
         clamped = 0
-        if len(frames) > 1:
-            monotone = np.maximum.accumulate(pts[:, 2])
-            clamped = int(np.count_nonzero(monotone != pts[:, 2]))
+        if frames is None:
+            np.cumsum(dots["dt"], out=pts[:, 2])
+            pts[:, 2] += down.t_ms
+        else:
+            counts = np.array([len(f) for f in frames], dtype=np.int64)
+            offsets = np.array([f.t_offset_ms for f in frames], dtype=np.int64)
+            starts = np.cumsum(counts) - counts
+            dt = dots["dt"].astype(np.int64)
+            dt[starts] = 0  # a frame's first dot sits at the frame's own offset
+            elapsed = np.cumsum(dt)
+            t = elapsed + np.repeat(offsets - elapsed[starts], counts) + down.t_ms
+            monotone = np.maximum.accumulate(t)
+            clamped = int(np.count_nonzero(monotone != t))
             pts[:, 2] = monotone
         np.minimum(dots["force"] * (1.0 / u.force_max), 1.0, out=pts[:, 3])
         return Stroke._trusted(pts, self.pen_serial, page, raw, u.unit_mm), clamped

@@ -22,9 +22,9 @@ from pen.errors import WireError
 
 PROTOCOL_VERSION = 1
 
-#: One dot on the wire (10 bytes): ms since the previous dot of its frame (0
-#: for the frame's first dot), integer and 1/``fraction_den`` parts of x and y
-#: in device units, raw force (0..``force_max``).
+#: One dot on the wire (10 bytes): ms since the previous dot of the stroke (0
+#: for the first), integer and 1/``fraction_den`` parts of x and y in device
+#: units, raw force (0..``force_max``).
 DOT_DTYPE = np.dtype(
     [
         ("dt", "<u2"),
@@ -202,10 +202,10 @@ class Dots(Message):
     """1 to 255 consecutive dots of the current stroke.
 
     ``first_index`` is the position of the first dot in its stroke and
-    ``t_offset_ms`` its time since the pen-down, so that a lost frame never
-    shifts the times of the dots after it and the host knows which dots are
-    missing. Within the frame each dot's ``dt`` counts from the dot before
-    (the first dot's ``dt`` is 0). The dot records are kept as bytes
+    ``t_offset_ms`` its time since the pen-down, so that after a lost frame
+    the host still places later dots in time and knows which dots are
+    missing. Each dot's ``dt`` counts from the stroke's previous dot, so a
+    host that lost nothing simply adds them up. The dot records are kept as bytes
     (``records``); :attr:`dots` views them as a :data:`DOT_DTYPE` array.
     Keeping bytes lets the host join a stroke's records and convert them in
     one numpy call.
