@@ -1,12 +1,12 @@
 """Reading InkML 1.0 documents into strokes, form fields and metadata.
 
-Owns the parse of https://www.w3.org/TR/InkML/: safe XML parsing
-(``defusedxml``, no entities, no DTD), the resolution of contexts (inline or
+Owns the interpretation of https://www.w3.org/TR/InkML/ (the safe XML parse
+itself is :mod:`pen._inkml_xml`): the resolution of contexts (inline or
 referenced ``traceFormat``, ``inkSource``, ``canvas`` and ``timestamp``,
 ``contextRef`` inheritance, top-level ``<context>`` changing the current
 context), channel units, and turning each ``<trace>`` into a
 :class:`pen.ink.Stroke`. Every rejection is an :class:`pen.errors.InkMLError`
-naming the element path (``ink/traceGroup[id=field-x]/trace[2]``), the line,
+naming the element path (``ink/traceGroup[field=x]/trace[2]``), the line,
 and the point and channel where it applies. :mod:`pen.inkml` is the public
 face; this module is private to it.
 """
@@ -16,14 +16,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
-from xml.etree.ElementTree import Element, ParseError, TreeBuilder
+from xml.etree.ElementTree import Element
 
-import defusedxml
-import defusedxml.ElementTree as safe_et
 import numpy as np
 import numpy.typing as npt
 
 from pen._inkml_trace import decode_trace
+from pen._inkml_xml import parse_with_lines
 from pen.errors import InkError, InkMLError, PageAddressError
 from pen.ink import Stroke
 from pen.page import PageAddress
@@ -31,6 +30,10 @@ from pen.page import PageAddress
 NS = "{http://www.w3.org/2003/InkML}"
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 _PAGE_CANVAS = re.compile(r"page-(\d+\.\d+\.\d+\.\d+)")
+#: Field ids shown bare in element paths; others are quoted.
+_PLAIN_FIELD = re.compile(r"[^\s\[\]'\"/,]+")
+#: ``<sourceProperty>`` carrying the exact millimetres per raw device unit.
+UNIT_PROPERTY = "plume-unit-mm"
 #: Millimetres per unit of the length units Plume reads (``himetric`` is 0.01 mm).
 _LENGTH_MM = {
     "mm": 1.0,
@@ -66,49 +69,17 @@ class _Context:
 _DEFAULT = _Context((_Channel("X", "", None, None, None), _Channel("Y", "", None, None, None)))
 
 
-class _LineRecorder:
-    """Parser target that notes the line of each start tag."""
-
-    def __init__(self) -> None:
-        self.builder = TreeBuilder()
-        self.lines: dict[Element, int] = {}
-        self.expat: object = None
-
-    def start(self, tag: str, attrs: dict[str, str]) -> Element:
-        element = self.builder.start(tag, attrs)
-        self.lines[element] = int(getattr(self.expat, "CurrentLineNumber", 0))
-        return element
-
-    def end(self, tag: str) -> Element:
-        return self.builder.end(tag)
-
-    def data(self, data: str) -> None:
-        self.builder.data(data)
-
-    def close(self) -> Element:
-        return self.builder.close()
-
-
-def _parse(text: str | bytes) -> tuple[Element, dict[Element, int]]:
-    recorder = _LineRecorder()
-    parser = safe_et.XMLParser(target=recorder)
-    recorder.expat = parser.parser
-    try:
-        parser.feed(text)
-        root: Element = parser.close()
-    except ParseError as exc:
-        line, column = exc.position
-        raise InkMLError(f"not well-formed XML: {exc}", f"line {line}, column {column}") from None
-    except defusedxml.DefusedXmlException as exc:
-        raise InkMLError(
-            f"forbidden XML construct ({type(exc).__name__}: {exc}); InkML needs no DTD or entities"
-        ) from None
-    return root, recorder.lines
-
-
 def _local(element: Element) -> str | None:
     tag = element.tag
     return tag[len(NS) :] if isinstance(tag, str) and tag.startswith(NS) else None
+
+
+def _field_of(group: Element) -> str | None:
+    """The id in a ``<traceGroup>``'s ``<annotation type="field">``, if it has one."""
+    for item in group:
+        if _local(item) == "annotation" and item.get("type") == "field":
+            return item.text or ""
+    return None
 
 
 def read_inkml(
@@ -117,7 +88,7 @@ def read_inkml(
     """Strokes in document order, field id -> stroke indices, and metadata."""
     if not isinstance(text, str | bytes):
         raise InkMLError(f"InkML is text or bytes, got {type(text).__name__}")
-    root, lines = _parse(text)
+    root, lines = parse_with_lines(text)
     if root.tag != f"{NS}ink":
         found = root.tag if isinstance(root.tag, str) else "?"
         raise InkMLError(
@@ -153,9 +124,16 @@ class _Reader:
                 continue
             counts[name] = counts.get(name, 0) + 1
             ident = child.get(XML_ID) or child.get("id")
-            # Traces by position (their number is what a reader counts), others by id.
-            by_id = ident and name != "trace"
-            step = f"{name}[id={ident}]" if by_id else f"{name}[{counts[name]}]"
+            field_id = _field_of(child) if name == "traceGroup" else None
+            # Traces by position (their number is what a reader counts), field
+            # groups by field id, others by id.
+            if field_id is not None:
+                shown = field_id if _PLAIN_FIELD.fullmatch(field_id) else repr(field_id)
+                step = f"{name}[field={shown}]"
+            elif ident and name != "trace":
+                step = f"{name}[id={ident}]"
+            else:
+                step = f"{name}[{counts[name]}]"
             self.paths[child] = f"{path}/{step}"
             if ident:
                 if ident in self.by_id:
@@ -266,6 +244,17 @@ class _Reader:
         return tuple(channels)
 
     def unit_mm(self, source: Element) -> float | None:
+        for prop in source.findall(f"{NS}sourceProperty"):
+            if prop.get("name") == UNIT_PROPERTY:
+                try:
+                    unit = float(prop.get("value", ""))
+                except ValueError:
+                    unit = 0.0
+                if not 0 < unit < float("inf"):
+                    raise self.fail(
+                        f"{UNIT_PROPERTY} {prop.get('value')!r} is not a positive number", prop
+                    )
+                return unit
         props = self.child(source, "channelProperties")
         for prop in [] if props is None else list(props):
             if prop.get("channel") == "X" and prop.get("name") == "resolution":
@@ -351,11 +340,10 @@ class _Reader:
     def group(self, element: Element, ctx: _Context, field_id: str | None) -> None:
         ref = self.deref(element, "contextRef", "context")
         ctx = ctx if ref is None else self.context(ref)
-        for item in element:
-            if _local(item) == "annotation" and item.get("type") == "field":
-                field_id = item.text or ""
-                self.fields.setdefault(field_id, [])
-                break
+        own_field = _field_of(element)
+        if own_field is not None:
+            field_id = own_field
+            self.fields.setdefault(field_id, [])
         for item in element:
             name = _local(item)
             if name == "trace":

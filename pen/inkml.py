@@ -10,7 +10,8 @@ full description):
   (``serialNo`` is the pen serial; its ``<traceFormat>`` has channels X, Y in
   mm, T in ms relative to ``#t0``, F force 0..1, and RX, RY raw device units
   when the strokes carry them; a ``resolution`` channel property on X and Y
-  gives the device units per mm), one ``<canvas xml:id="page-S.S.B.P">`` per
+  gives the device units per mm, and a ``plume-unit-mm`` ``<sourceProperty>``
+  the exact mm per device unit), one ``<canvas xml:id="page-S.S.B.P">`` per
   page address, and one ``<context>`` per (ink source, page).
 - One ``<trace contextRef=...>`` per stroke, in ink order: x, y with 3
   decimals, t relative to ``t0`` with up to 3 decimals, force with 3 decimals.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pen._inkml_reader import read_inkml
+from pen._inkml_reader import UNIT_PROPERTY, read_inkml
 from pen.errors import InkError
 from pen.ink import Ink, Stroke
 from pen.page import PageAddress
@@ -156,7 +157,12 @@ def _source_xml(source_id: str, serial: str, has_raw: bool, unit_mm: float | Non
         lines.append('        <channel name="RY" type="decimal" units="dev"/>')
     lines.append("      </traceFormat>")
     if unit_mm is not None:
-        per_mm = repr(1.0 / unit_mm)
+        unit = float(unit_mm)
+        if not 0 < unit < math.inf:
+            raise InkError(f"pen {serial!r}: device unit {unit_mm!r} mm is not a positive number")
+        # The standard resolution property for other tools, and the exact unit for Plume.
+        per_mm = repr(1.0 / unit)
+        lines.append(f'      <sourceProperty name="{UNIT_PROPERTY}" value="{unit!r}" units="mm"/>')
         lines.append("      <channelProperties>")
         for channel in ("X", "Y"):
             lines.append(

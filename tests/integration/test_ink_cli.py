@@ -112,7 +112,7 @@ def test_corrupt_file_fails_with_a_located_message(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "plume ink:" in captured.err and "[PEN.401]" in captured.err
-    assert "traceGroup[id=field1]/trace[1]" in captured.err
+    assert "ink/traceGroup[field=cand<1>]/trace[1]" in captured.err
     assert not out.exists()
 
 

@@ -132,6 +132,39 @@ def test_export_rejects_bad_field_mappings_and_unwritable_text() -> None:
         to_inkml(ink, metadata={"plume-inkml-version": "9"})
 
 
+def test_device_unit_round_trips_exactly() -> None:
+    units = [np.float64(ANOTO_UNIT_MM), 0.012345678901234568, 2.371]
+    ink = Ink(
+        tuple(
+            Stroke.from_arrays([1.0], [2.0], [T0], pen_serial="p", raw=[[3.0, 4.0]], unit_mm=u)
+            for u in units
+        )
+    )
+    text = to_inkml(ink)
+    assert "np.float64" not in text
+    assert [s.unit_mm for s in from_inkml(text).ink] == units
+    with pytest.raises(InkError, match="not a positive number"):
+        to_inkml(Ink((Stroke.from_arrays([1.0], [2.0], [T0], unit_mm=0.0),)))
+
+
+def test_reads_device_unit_from_resolution_alone() -> None:
+    text = _doc(
+        '<trace contextRef="#c">1 2</trace>',
+        '<inkSource xml:id="s"><traceFormat><channel name="X"/><channel name="Y"/></traceFormat>'
+        '<channelProperties><channelProperty channel="X" name="resolution"'
+        ' value="26.666666666666668" units="1/mm"/></channelProperties></inkSource>'
+        '<context xml:id="c" inkSourceRef="#s"/>',
+    )
+    assert from_inkml(text).ink[0].unit_mm == ANOTO_UNIT_MM
+
+
+def test_field_ids_with_spaces_are_quoted_in_locations() -> None:
+    text = to_inkml(_ink(), fields={"bulletin blanc": [1]}).replace(">1 2 100 1<", ">1 x 100 1<")
+    message = _error(text)
+    assert "ink/traceGroup[field='bulletin blanc']/trace[1]" in message
+    assert "point 1, channel Y: 'x' is not a number" in message
+
+
 def test_empty_ink_round_trips() -> None:
     doc = from_inkml(to_inkml(Ink(), fields={"x": []}))
     assert len(doc.ink) == 0 and doc.fields == {"x": ()}
@@ -266,7 +299,7 @@ def test_trace_group_referencing_nothing() -> None:
             '<traceView traceDataRef="#missing"/></traceGroup>'
         )
     )
-    assert "traceGroup[id=field-x]/traceView[1]" in message
+    assert "traceGroup[field=x]/traceView[1]" in message
     assert "'#missing' refers to nothing" in message
 
 
@@ -284,7 +317,7 @@ def test_time_going_backwards_inside_a_field_group() -> None:
             FORMAT,
         )
     )
-    assert "traceGroup[id=field-x]/trace[2]" in message
+    assert "ink/traceGroup[field=x]/trace[2]" in message
     assert "point 2, channel T: time goes back" in message
 
 
