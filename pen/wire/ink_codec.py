@@ -137,13 +137,16 @@ class InkAssembler:
         self._contiguous = True  # no Dots frame of this stroke lost so far
         self._last_page: Page | None = None
         self._last_address: PageAddress | None = None
+        # Whole strokes waiting to be converted together at the end of feed():
+        # (position in the output, pen-down time, page, dot records).
+        self._pending: list[tuple[int, int, PageAddress | None, bytes]] = []
 
     @property
     def in_stroke(self) -> bool:
         return self._down is not None
 
     def feed(self, messages: Iterable[Message]) -> list[AssemblyEvent]:
-        out: list[AssemblyEvent] = []
+        out: list[AssemblyEvent | None] = []
         for msg in messages:
             kind = type(msg)
             if kind is Dots:
@@ -157,7 +160,7 @@ class InkAssembler:
                     self._dots.append(d)
             elif kind is PenDown:
                 if self._down is not None:
-                    out.extend(self._close(None, "a new pen-down came before this stroke's pen-up"))
+                    self._close(out, None, "a new pen-down came before this stroke's pen-up")
                 self._down = msg  # type: ignore[assignment]
             elif kind is Page:
                 if self._down is None:
@@ -172,36 +175,46 @@ class InkAssembler:
                 up: PenUp = msg  # type: ignore[assignment]
                 if self._down is None or self._down.stroke_no != up.stroke_no:
                     if self._down is not None:
-                        out.extend(self._close(None, "pen-up for another stroke"))
+                        self._close(out, None, "pen-up for another stroke")
                     out.append(OrphanMessage(msg))
                 else:
-                    out.extend(self._close(up, ""))
+                    self._close(out, up, "")
             elif kind is Hello:
                 hello: Hello = msg  # type: ignore[assignment]
                 if self._down is not None:
-                    out.extend(self._close(None, "the pen reconnected mid-stroke"))
+                    self._close(out, None, "the pen reconnected mid-stroke")
+                self._flush(out)  # strokes so far are in the old pen's units
                 self.pen_serial = hello.serial
                 self.units = DeviceUnits.of(hello)
-        return out
+        self._flush(out)
+        return out  # type: ignore[return-value]  # _flush filled every placeholder
 
     def finish(self) -> list[AssemblyEvent]:
         """End of the session: an open stroke is returned as incomplete."""
         if self._down is None:
             return []
-        return self._close(None, "the session ended mid-stroke")
+        out: list[AssemblyEvent | None] = []
+        self._close(out, None, "the session ended mid-stroke")
+        self._flush(out)
+        return out  # type: ignore[return-value]
 
-    def _close(self, up: PenUp | None, reason: str) -> list[AssemblyEvent]:
+    def _close(self, out: list[AssemblyEvent | None], up: PenUp | None, reason: str) -> None:
         down = self._down
         assert down is not None
         frames = self._dots
-        dots = np.frombuffer(b"".join([f.records for f in frames]), dtype=DOT_DTYPE)
+        records = b"".join([f.records for f in frames])
+        n = len(records) // DOT_DTYPE.itemsize
         page = self._page
         contiguous = self._contiguous
         self._down, self._page, self._dots = None, None, []
         self._next_index, self._contiguous = 0, True
-        out: list[AssemblyEvent] = []
-        if len(dots):
-            stroke, clamped = self._stroke(down, page, dots, None if contiguous else frames)
+        if n and contiguous:
+            # The common case: converted with the other strokes of this feed() call.
+            self._pending.append((len(out), down.t_ms, page, records))
+            out.append(None)
+        elif n:
+            dots = np.frombuffer(records, dtype=DOT_DTYPE)
+            stroke, clamped = self._stroke(down, page, dots, frames)
             out.append(stroke)
             if clamped:
                 out.append(
@@ -209,23 +222,53 @@ class InkAssembler:
                         self.pen_serial,
                         down.stroke_no,
                         None if up is None else up.dot_count,
-                        len(dots),
+                        n,
                         f"times went backwards at {clamped} dot(s); held at the time before",
                     )
                 )
         if up is None:
-            out.append(StrokeIncomplete(self.pen_serial, down.stroke_no, None, len(dots), reason))
-        elif up.dot_count != len(dots):
+            out.append(StrokeIncomplete(self.pen_serial, down.stroke_no, None, n, reason))
+        elif up.dot_count != n:
             out.append(
                 StrokeIncomplete(
                     self.pen_serial,
                     down.stroke_no,
                     up.dot_count,
-                    len(dots),
-                    f"the pen announced {up.dot_count} dots and {len(dots)} arrived",
+                    n,
+                    f"the pen announced {up.dot_count} dots and {n} arrived",
                 )
             )
-        return out
+
+    def _flush(self, out: list[AssemblyEvent | None]) -> None:
+        """Convert every pending stroke in one pass of numpy calls, into its place in ``out``."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        dots = np.frombuffer(b"".join([p[3] for p in pending]), dtype=DOT_DTYPE)
+        size = DOT_DTYPE.itemsize
+        counts = np.array([len(p[3]) // size for p in pending], dtype=np.int64)
+        starts = np.cumsum(counts) - counts
+        u = self.units
+        raw = np.empty((len(dots), 2), dtype=np.float64)
+        raw[:, 0] = dots["x"]
+        raw[:, 1] = dots["y"]
+        if u.fraction_den != 1:
+            raw[:, 0] += dots["xf"] / u.fraction_den
+            raw[:, 1] += dots["yf"] / u.fraction_den
+        pts = np.empty((len(dots), 4), dtype=np.float64)
+        np.multiply(raw, u.unit_mm, out=pts[:, :2])
+        dt = dots["dt"].astype(np.int64)
+        elapsed = np.cumsum(dt)
+        # Each stroke's times restart at its pen-down (its first dot's dt counts from there).
+        down_ms = np.array([p[1] for p in pending], dtype=np.int64)
+        pts[:, 2] = elapsed + np.repeat(down_ms - elapsed[starts] + dt[starts], counts)
+        np.minimum(dots["force"] * (1.0 / u.force_max), 1.0, out=pts[:, 3])
+        pts.setflags(write=False)
+        raw.setflags(write=False)
+        serial, unit = self.pen_serial, u.unit_mm
+        for (pos, _, page, _), a, n in zip(pending, starts.tolist(), counts.tolist(), strict=True):
+            out[pos] = Stroke._trusted(pts[a : a + n], serial, page, raw[a : a + n], unit)
 
     def _stroke(
         self,

@@ -12,6 +12,7 @@ from pen.wire import (
     DOT_DTYPE,
     CorruptFrame,
     CorruptReason,
+    DeviceUnits,
     Dots,
     DuplicateFrame,
     Frame,
@@ -257,3 +258,18 @@ def test_stroke_outside_device_range_cannot_be_encoded() -> None:
     big = Stroke.from_arrays([0.0, 3000.0], [0.0, 0.0], [0, 10], pen_serial="x")
     with pytest.raises(WireError, match="device coordinate range"):
         stroke_messages(big, 1)
+
+
+def test_strokes_keep_their_own_pen_when_a_new_pen_says_hello_in_the_same_feed() -> None:
+    ncode = Hello(1, 0, 2_371_000, 100, 1023, 100, "NCODE-7", "N2", "1.0")
+    first, second = _stroke(10), _stroke(12, t0=1_318_000_100_000)
+    messages = [HELLO, *stroke_messages(first, 1), ncode]
+    messages += stroke_messages(second, 1, DeviceUnits.of(ncode))
+    asm = InkAssembler()
+    out = asm.feed(messages)
+    assert [s.pen_serial for s in out if isinstance(s, Stroke)] == ["AJX-0001", "NCODE-7"]
+    a, b = out
+    assert isinstance(a, Stroke) and isinstance(b, Stroke)
+    assert a.unit_mm == pytest.approx(0.0375) and b.unit_mm == pytest.approx(2.371)
+    assert np.abs(b.points[:, :2] - second.points[:, :2]).max() <= 2.371 / 200 + 1e-9
+    assert np.array_equal(b.t, second.t)
