@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import segno
 
-from pen.forms.model import FormLayout
+from pen.errors import FormError
+from pen.forms import metrics
+from pen.forms.model import FormLayout, Label
 from pen.ink import Ink
 
 BOX_COLOUR = "#7FA7D6"
@@ -82,10 +84,45 @@ def qr_modules(text: str) -> list[list[bool]]:
     return [[bool(v) for v in row] for row in code.matrix]
 
 
+#: Longest station identifier printed on a form.
+MAX_STATION_ID = 32
+
+
+def station_label(layout: FormLayout, station_id: str) -> Label:
+    """The printed text of the station identifier; :class:`FormError` if it cannot be printed.
+
+    Checked: the form has a place for it, it is 1 to :data:`MAX_STATION_ID`
+    characters the PDF fonts can print, and the text stays on the page.
+    """
+    region = layout.station
+    if region is None:
+        raise FormError(f"form {layout.name} has no place for a station identifier; omit it")
+    if not station_id.strip() or len(station_id) > MAX_STATION_ID:
+        raise FormError(
+            f"station identifier {station_id!r} must be 1 to {MAX_STATION_ID} characters"
+        )
+    if not metrics.printable(station_id):
+        raise FormError(
+            f"station identifier {station_id!r} uses "
+            f"{metrics.unprintable_chars(station_id)!r}, which the PDF fonts cannot print"
+        )
+    label = Label(f"Bureau {station_id}", region.text_x, region.text_y, region.text_size_pt, True)
+    if not label.extent().within(layout.page_width, layout.page_height):
+        raise FormError(
+            f"station identifier {station_id!r} is too long to print on form {layout.name}"
+        )
+    return label
+
+
 def drawing(
     layout: FormLayout, *, station_id: str | None = None, ink: Ink | None = None
 ) -> list[Shape]:
-    """Everything printed on the form, in drawing order (ink last)."""
+    """Everything printed on the form, in drawing order (ink last).
+
+    Raises :class:`FormError` for a station identifier that cannot be printed
+    (see :func:`station_label`).
+    """
+    station = None if station_id is None else station_label(layout, station_id)
     shapes: list[Shape] = []
     for box in layout.boxes:
         r = box.rect
@@ -111,30 +148,16 @@ def drawing(
                         block.x + run.dx, block.y + line.dy, run.text, block.size_pt, run.bold
                     )
                 )
-    if layout.station is not None and station_id:
-        region = layout.station
+    if layout.station is not None and station is not None and station_id is not None:
+        qr = layout.station.qr
         modules = qr_modules(station_id)
-        size = len(modules)
-        side = min(region.qr.width, region.qr.height) / size
+        side = min(qr.width, qr.height) / len(modules)
         for row, values in enumerate(modules):
             for col, dark in enumerate(values):
                 if dark:
-                    shapes.append(
-                        RectShape(
-                            region.qr.x + col * side,
-                            region.qr.y + row * side,
-                            side,
-                            side,
-                            None,
-                            TEXT_COLOUR,
-                            0.0,
-                        )
-                    )
-        shapes.append(
-            TextShape(
-                region.text_x, region.text_y, f"Bureau {station_id}", region.text_size_pt, True
-            )
-        )
+                    x, y = qr.x + col * side, qr.y + row * side
+                    shapes.append(RectShape(x, y, side, side, None, TEXT_COLOUR, 0.0))
+        shapes.append(TextShape(station.x, station.y, station.text, station.size_pt, station.bold))
     if ink is not None:
         for stroke in ink:
             pts = tuple((float(x), float(y)) for x, y in stroke.points[:, :2])

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pen.errors import PenError
-from pen.forms import FormLayout, known_forms, load_form, render_pdf, render_svg
+from pen.forms import FormLayout, Rect, known_forms, load_form, render_pdf, render_svg
 from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
@@ -123,7 +123,7 @@ def _show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _rect(r: Any) -> list[float]:
+def _rect(r: Rect) -> list[float]:
     return [r.x, r.y, r.width, r.height]
 
 
@@ -138,9 +138,13 @@ def _render(args: argparse.Namespace) -> int:
         return _fail(exc.message)
     try:
         if kind == ".pdf":
-            out.write_bytes(render_pdf(layout, station_id=args.station_id))
+            data = render_pdf(layout, station_id=args.station_id)
         else:
-            out.write_text(render_svg(layout, station_id=args.station_id), encoding="utf-8")
+            data = render_svg(layout, station_id=args.station_id).encode("utf-8")
+    except PenError as exc:
+        return _fail(exc.message)
+    try:
+        out.write_bytes(data)
     except OSError as exc:
         return _fail(f"cannot write {out}: {exc.strerror}")
     print(f"wrote {out} ({layout.name}, {len(layout.fields)} fields, {len(layout.boxes)} boxes)")

@@ -52,3 +52,18 @@ def test_list_and_show_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["forms", "show", "contact", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert {f["id"] for f in shown["fields"]} >= {"email", "phone", "postcode"}
+
+
+def test_station_id_on_a_form_without_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "contact.pdf"
+    assert main(["forms", "render", "contact", "--out", str(out), "--station-id", "1"]) == 1
+    assert "no place for a station identifier" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bad_version_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["forms", "render", "pv", "--version", "one", "--out", str(tmp_path / "pv.pdf")])
+    assert exc.value.code == 2

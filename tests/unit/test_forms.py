@@ -137,6 +137,37 @@ def test_stroke_straddling_two_cells_goes_to_the_larger_share() -> None:
     assert set(hit.straddles) == {a.id, b.id}
 
 
+def test_stroke_across_a_whole_comb_stays_in_its_field() -> None:
+    pv = load_form("pv")
+    cells = pv.field("blank").boxes[:3]
+    hit = hit_test(stroke_at([c.rect.centre for c in cells]), pv)
+    assert (hit.field_id, hit.box_id, hit.outside) == ("blank", cells[0].id, False)
+    assert hit.straddles == tuple(c.id for c in cells) and hit.share == pytest.approx(1 / 3)
+
+
+def test_a_point_in_the_gap_between_cells_counts_for_the_nearer_cell() -> None:
+    pv = load_form("pv")
+    a, b = pv.field("valid").boxes[:2]
+    gap = b.rect.x - a.rect.right
+    y = a.rect.centre[1]
+    # Within 1 mm of both cells, but nearer to b.
+    hit = hit_test(stroke_at([(a.rect.right + 0.7 * gap, y)]), pv)
+    assert hit.box_id == b.id and hit.straddles == ()
+
+
+def test_stroke_mostly_outside_is_outside() -> None:
+    pv = load_form("pv")
+    cx, cy = pv.field("ballots").boxes[0].rect.centre
+    hit = hit_test(stroke_at([(cx, cy)] * 2 + [(100.0, 10.0)] * 3), pv)
+    assert hit.outside and hit.box_id is None and hit.share == pytest.approx(0.4)
+
+
+def test_negative_margin_is_refused() -> None:
+    pv = load_form("pv")
+    with pytest.raises(ValueError, match="margin_mm"):
+        hit_test(stroke_at([(0.0, 0.0)]), pv, margin_mm=-1.0)
+
+
 def test_stroke_outside_every_box() -> None:
     pv = load_form("pv")
     hit = hit_test(stroke_at([(100, 10), (101, 11)]), pv)
@@ -188,3 +219,19 @@ def test_pdf_is_a_one_page_pdf() -> None:
     assert b"/Count 1" in pdf  # one page
     # Deterministic output: the same form renders to the same bytes.
     assert render_pdf(load_form("pv"), station_id="75056-0042") == pdf
+
+
+@pytest.mark.parametrize(
+    ("form", "station_id", "message"),
+    [
+        ("pv", "7" * 33, "1 to 32 characters"),
+        ("pv", " ", "1 to 32 characters"),
+        ("pv", "75056\u22120042", "cannot print"),
+        ("contact", "75056-0042", "no place for a station identifier"),
+    ],
+)
+def test_station_ids_that_cannot_be_printed(form: str, station_id: str, message: str) -> None:
+    layout = load_form(form)
+    for render in (render_svg, render_pdf):
+        with pytest.raises(FormError, match=message):
+            render(layout, station_id=station_id)
