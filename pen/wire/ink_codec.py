@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from pen.errors import WireError
-from pen.ink import Ink, Stroke
+from pen.ink import FloatArray, Ink, Stroke
 from pen.page import PageAddress
 from pen.wire.messages import (
     DOT_DTYPE,
@@ -249,6 +249,24 @@ class InkAssembler:
         size = DOT_DTYPE.itemsize
         counts = np.array([len(p[3]) // size for p in pending], dtype=np.int64)
         starts = np.cumsum(counts) - counts
+        raw, pts = self._convert(dots)
+        dt = dots["dt"].astype(np.int64)
+        elapsed = np.cumsum(dt)
+        # Each stroke's times restart at its pen-down (its first dot's dt counts from there).
+        down_ms = np.array([p[1] for p in pending], dtype=np.int64)
+        pts[:, 2] = elapsed + np.repeat(down_ms - elapsed[starts] + dt[starts], counts)
+        pts.setflags(write=False)
+        raw.setflags(write=False)
+        serial, unit = self.pen_serial, self.units.unit_mm
+        for (pos, _, page, _), a, n in zip(pending, starts.tolist(), counts.tolist(), strict=True):
+            out[pos] = Stroke._trusted(pts[a : a + n], serial, page, raw[a : a + n], unit)
+
+    def _convert(self, dots: DotArray) -> tuple[FloatArray, FloatArray]:
+        """Raw device coordinates, and points with x, y in mm and force filled (t left to fill).
+
+        Wire values are bounded integers and force is clamped to 1, so the points
+        meet the ink invariants once times are filled in non-decreasing order.
+        """
         u = self.units
         raw = np.empty((len(dots), 2), dtype=np.float64)
         raw[:, 0] = dots["x"]
@@ -258,59 +276,30 @@ class InkAssembler:
             raw[:, 1] += dots["yf"] / u.fraction_den
         pts = np.empty((len(dots), 4), dtype=np.float64)
         np.multiply(raw, u.unit_mm, out=pts[:, :2])
-        dt = dots["dt"].astype(np.int64)
-        elapsed = np.cumsum(dt)
-        # Each stroke's times restart at its pen-down (its first dot's dt counts from there).
-        down_ms = np.array([p[1] for p in pending], dtype=np.int64)
-        pts[:, 2] = elapsed + np.repeat(down_ms - elapsed[starts] + dt[starts], counts)
         np.minimum(dots["force"] * (1.0 / u.force_max), 1.0, out=pts[:, 3])
-        pts.setflags(write=False)
-        raw.setflags(write=False)
-        serial, unit = self.pen_serial, u.unit_mm
-        for (pos, _, page, _), a, n in zip(pending, starts.tolist(), counts.tolist(), strict=True):
-            out[pos] = Stroke._trusted(pts[a : a + n], serial, page, raw[a : a + n], unit)
+        return raw, pts
 
     def _stroke(
-        self,
-        down: PenDown,
-        page: PageAddress | None,
-        dots: DotArray,
-        frames: list[Dots] | None,
+        self, down: PenDown, page: PageAddress | None, dots: DotArray, frames: list[Dots]
     ) -> tuple[Stroke, int]:
-        """The stroke, and how many dot times had to be clamped to keep time from going back.
+        """A stroke that lost a frame, and how many dot times had to be clamped.
 
-        ``frames`` is given when some frame of the stroke was lost: times are then
-        re-anchored on each frame's own offset. Wire values are bounded integers and
-        force is clamped, so the stroke meets the ink invariants by construction, but
-        for offsets that go back in time (a faulty pen), which are clamped and counted.
+        Times are re-anchored on each frame's own offset from the pen-down; offsets
+        that go back in time (a faulty pen) are clamped to keep time from going back,
+        and counted.
         """
-        u = self.units
-        n = len(dots)
-        raw = np.empty((n, 2), dtype=np.float64)
-        raw[:, 0] = dots["x"]
-        raw[:, 1] = dots["y"]
-        if u.fraction_den != 1:
-            raw[:, 0] += dots["xf"] / u.fraction_den
-            raw[:, 1] += dots["yf"] / u.fraction_den
-        pts = np.empty((n, 4), dtype=np.float64)
-        np.multiply(raw, u.unit_mm, out=pts[:, :2])
-        clamped = 0
-        if frames is None:
-            np.cumsum(dots["dt"], out=pts[:, 2])
-            pts[:, 2] += down.t_ms
-        else:
-            counts = np.array([len(f) for f in frames], dtype=np.int64)
-            offsets = np.array([f.t_offset_ms for f in frames], dtype=np.int64)
-            starts = np.cumsum(counts) - counts
-            dt = dots["dt"].astype(np.int64)
-            dt[starts] = 0  # a frame's first dot sits at the frame's own offset
-            elapsed = np.cumsum(dt)
-            t = elapsed + np.repeat(offsets - elapsed[starts], counts) + down.t_ms
-            monotone = np.maximum.accumulate(t)
-            clamped = int(np.count_nonzero(monotone != t))
-            pts[:, 2] = monotone
-        np.minimum(dots["force"] * (1.0 / u.force_max), 1.0, out=pts[:, 3])
-        return Stroke._trusted(pts, self.pen_serial, page, raw, u.unit_mm), clamped
+        raw, pts = self._convert(dots)
+        counts = np.array([len(f) for f in frames], dtype=np.int64)
+        offsets = np.array([f.t_offset_ms for f in frames], dtype=np.int64)
+        starts = np.cumsum(counts) - counts
+        dt = dots["dt"].astype(np.int64)
+        dt[starts] = 0  # a frame's first dot sits at the frame's own offset
+        elapsed = np.cumsum(dt)
+        t = elapsed + np.repeat(offsets - elapsed[starts], counts) + down.t_ms
+        monotone = np.maximum.accumulate(t)
+        pts[:, 2] = monotone
+        clamped = int(np.count_nonzero(monotone != t))
+        return Stroke._trusted(pts, self.pen_serial, page, raw, self.units.unit_mm), clamped
 
 
 def decode_ink(data: bytes) -> tuple[Ink, list[object]]:
