@@ -47,6 +47,8 @@ class Hit:
     straddles: tuple[str, ...] = ()
     """Every box holding some of the stroke's points, when more than one does."""
     outside: bool = False
+    shares: tuple[tuple[str, float], ...] = ()
+    """Every box touched, with its fraction of the stroke's points; largest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +100,12 @@ def _hit(
     share = float(counts[best]) / n
     boxes = layout.boxes
     straddles = tuple(boxes[i].id for i in touched) if len(touched) > 1 else ()
+    by_share = touched[np.argsort(-counts[touched], kind="stable")]
+    shares = tuple((boxes[i].id, float(counts[i]) / n) for i in by_share)
     if float(in_some_box.sum()) / n < MIN_SHARE:
-        return Hit(None, None, share, straddles, True)
+        return Hit(None, None, share, straddles, True, shares)
     box = boxes[best]
-    return Hit(box.id, box.field, share, straddles, False)
+    return Hit(box.id, box.field, share, straddles, False, shares)
 
 
 def hit_test(stroke: Stroke, layout: FormLayout, margin_mm: float = DEFAULT_MARGIN_MM) -> Hit:

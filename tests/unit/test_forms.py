@@ -135,6 +135,7 @@ def test_stroke_straddling_two_cells_goes_to_the_larger_share() -> None:
     hit = hit_test(stroke_at(pts), pv)
     assert hit.box_id == a.id and hit.share == 0.75
     assert set(hit.straddles) == {a.id, b.id}
+    assert hit.shares == ((a.id, 0.75), (b.id, 0.25))
 
 
 def test_stroke_across_a_whole_comb_stays_in_its_field() -> None:
@@ -160,6 +161,7 @@ def test_stroke_mostly_outside_is_outside() -> None:
     cx, cy = pv.field("ballots").boxes[0].rect.centre
     hit = hit_test(stroke_at([(cx, cy)] * 2 + [(100.0, 10.0)] * 3), pv)
     assert hit.outside and hit.box_id is None and hit.share == pytest.approx(0.4)
+    assert hit.shares == ((pv.field("ballots").boxes[0].id, pytest.approx(0.4)),)
 
 
 def test_negative_margin_is_refused() -> None:
