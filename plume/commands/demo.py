@@ -2,11 +2,11 @@
 
 Today (the foundation) that is: print the PV and the contact form; a
 simulated president writes a consistent count on the PV with a simulated
-pen; the pen's session goes over the wire protocol through a noisy line; the
-bytes are decoded back to ink with every anomaly reported; the ink is
-assigned to the form's fields; the result is written as InkML, SVG and raw
-bytes. Recognition, the station agent, ingest and reconciliation join as
-they land (issues 3-7).
+pen, in a real writer's hand (UNIPEN glyphs); the pen's session goes over the
+wire protocol through a noisy line; the bytes are decoded back to ink with
+every anomaly reported; the ink is assigned to the form's fields; the result
+is written as InkML, SVG and raw bytes. Recognition, the station agent,
+ingest and reconciliation join as they land (issues 3-7).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hardware_sim.electorate import ROUND_ONE_2011, honest_count
+from hardware_sim.handwriting import Writer
 from hardware_sim.session import PenIdentity, flip_bytes, session_bytes
-from hardware_sim.vector_digits import write_comb
 from pen.forms import assign, load_form, render_pdf, render_svg
 from pen.ink import Ink, Stroke
 from pen.inkml import to_inkml
@@ -72,11 +72,11 @@ def run(args: argparse.Namespace) -> int:
     fields_text = honest_count(rng).fields()
     written: dict[str, list[Stroke]] = {}
     t = float(COUNT_STARTS_MS)
+    president = Writer(seed=args.seed)
     for field_id, text in fields_text.items():
-        cells = [
-            (b.rect.x, b.rect.y, b.rect.width, b.rect.height) for b in pv.field(field_id).boxes
-        ]
-        strokes = write_comb(text, cells, t, pen_serial=PEN_SERIAL, page=PV_PAGE, rng=rng)
+        strokes = president.write_field(
+            text, pv.field(field_id), t, pen_serial=PEN_SERIAL, page=PV_PAGE
+        )
         written[field_id] = strokes
         t = strokes[-1].end_ms + float(rng.uniform(2_000, 8_000))
     ink = Ink(tuple(s for strokes in written.values() for s in strokes))
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         f"{out / 'pv-with-ink.svg'}, {out / 'pen-session.bin'} (raw wire bytes)"
     )
     console.print(
-        "Not built yet: handwriting from real glyphs and the station's day (issue 3), "
+        "Not built yet: the station's day (issue 3), "
         "the station agent (4), ingest (5), recognition (6), reconciliation (7)."
     )
     if args.json:
