@@ -1,4 +1,66 @@
 """Pure rules over digitised minutes, paper readings and stroke timelines,
 returning findings with stable codes and evidence. Depends only on pen.
 (Built under issue 7.)
+
+Entry point: :func:`check_pv`. The rules are listed in
+:mod:`reconciliation.catalogue` and docs/reconciliation-rules.md.
 """
+
+from __future__ import annotations
+
+from reconciliation.arithmetic import PvCounts, check_counts
+from reconciliation.catalogue import RULES, Rule, field_label, render_markdown, rule
+from reconciliation.config import DEFAULT_CONFIG, ReconciliationConfig
+from reconciliation.findings import (
+    Evidence,
+    EvidenceValue,
+    Finding,
+    ReconciliationError,
+    Severity,
+)
+from reconciliation.timeline import (
+    PvTimeline,
+    StationContext,
+    check_timeline,
+    sorted_strokes,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "RULES",
+    "Evidence",
+    "EvidenceValue",
+    "Finding",
+    "PvCounts",
+    "PvTimeline",
+    "ReconciliationConfig",
+    "ReconciliationError",
+    "Rule",
+    "Severity",
+    "StationContext",
+    "check_counts",
+    "check_pv",
+    "check_timeline",
+    "field_label",
+    "render_markdown",
+    "rule",
+    "sorted_strokes",
+]
+
+
+def check_pv(
+    counts: PvCounts,
+    *,
+    station_id: str,
+    timeline: PvTimeline | None = None,
+    config: ReconciliationConfig = DEFAULT_CONFIG,
+) -> list[Finding]:
+    """Every finding on one station's PV, sorted by code then fields.
+
+    Pure and idempotent: the same counts and ink give the same findings,
+    whatever order the strokes arrived in.
+    """
+    findings = check_counts(counts, station_id, config)
+    if timeline is not None:
+        findings += check_timeline(timeline, station_id, config)
+    return sorted(findings, key=Finding.sort_key)

@@ -1,0 +1,286 @@
+"""The rule catalogue: every rule's stable code, severity, sentence, next action and source.
+
+Codes follow the Dutch Electoral Council's Abacus where a rule has an Abacus
+counterpart (F.2xx totals, W.2xx plausibility) and keep the letter of the
+severity: ``F`` error, ``W`` warning, ``I`` info. Series: ``0xx`` single
+values, ``2xx`` totals of one PV, ``5xx`` the pen's stroke timeline. A code,
+once published, keeps its meaning; a retired rule's code is not reused.
+
+docs/reconciliation-rules.md is generated from :data:`RULES` by
+:func:`render_markdown` (see :data:`REGENERATE`) and a test
+keeps them equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pen.errors import FormError
+from pen.forms import load_form
+from reconciliation.findings import Evidence, Finding, ReconciliationError, Severity
+
+ABACUS = (
+    "Kiesraad Abacus, validation rules and plausibility checks "
+    "(documentatie/use-cases/validatieregels-plausibiliteitschecks-tellingen.md)"
+)
+L65 = "Code électoral, art. L65 (count of envelopes against signatures, noted in the PV)"
+CHARTER = "Primaire citoyenne 2011, rules of the Haute autorité (€1 participation per voter)"
+#: The shell command that rewrites docs/reconciliation-rules.md.
+REGENERATE = (
+    "python -c 'import reconciliation as r; print(r.render_markdown(), end=\"\")' "
+    "> docs/reconciliation-rules.md"
+)
+PLUME = "Plume (digital-pen minutes: the digital copy exists the moment it is written)"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule of the catalogue."""
+
+    code: str
+    severity: Severity
+    title: str
+    template: str
+    """The finding's sentence, with ``{placeholders}`` filled by the rule."""
+    action: str
+    source: str
+
+    def finding(
+        self, station_id: str, fields: Iterable[str], evidence: Evidence, **values: object
+    ) -> Finding:
+        try:
+            message = self.template.format(**values)
+        except (KeyError, IndexError) as exc:
+            raise ReconciliationError(f"rule {self.code}: no value for {exc}") from None
+        return Finding(
+            self.code, self.severity, station_id, tuple(fields), message, self.action, evidence
+        )
+
+
+_RULES = (
+    Rule(
+        "F.001",
+        Severity.ERROR,
+        "Negative count",
+        "«{label}» ({field}) is {value}: a count cannot be negative.",
+        "Read the field again on the pen ink and the paper; correct the reading.",
+        PLUME,
+    ),
+    Rule(
+        "F.002",
+        Severity.ERROR,
+        "Count beyond what a station can hold",
+        "«{label}» ({field}) is {value}, more than a station can hold ({limit}).",
+        "Read the field again (an extra digit?); if the paper says so too, ask the station.",
+        PLUME,
+    ),
+    Rule(
+        "F.003",
+        Severity.ERROR,
+        "Closing time is not a time",
+        "«{label}» (closing_time) reads {value!r}, which is not a time HHMM.",
+        "Read the field again on the pen ink and the paper.",
+        PLUME,
+    ),
+    Rule(
+        "W.010",
+        Severity.WARNING,
+        "Value not read",
+        "«{label}» ({field}) could not be read, so the rules that use it were not checked.",
+        "Read the field by hand from the pen ink or the paper scan and enter it in review.",
+        PLUME,
+    ),
+    Rule(
+        "F.202",
+        Severity.ERROR,
+        "Candidates' votes do not add up to valid votes",
+        "The candidates' votes add up to {total}, but «{label}» (valid) is {valid} "
+        "(difference {difference:+d}).",
+        "Check each candidate's count against the paper; if the paper is wrong too, "
+        "the station recounts or explains the difference in its observations.",
+        f"{ABACUS}, F.202; {L65}",
+    ),
+    Rule(
+        "F.203",
+        Severity.ERROR,
+        "Blank + spoiled + valid is not the number of ballots",
+        "Blank {blank} + spoiled {spoiled} + valid {valid} = {total}, but «{label}» "
+        "(ballots) is {ballots} (difference {difference:+d}).",
+        "Check the four counts against the paper; if the paper is wrong too, "
+        "the station recounts or explains the difference.",
+        f"{ABACUS}, F.203; {L65}",
+    ),
+    Rule(
+        "F.204",
+        Severity.ERROR,
+        "More ballots than signatures",
+        "{ballots} ballots were found in the box but only {signatures} voters signed "
+        "the list: {excess} ballot(s) too many.",
+        "Treat as possible ballot stuffing: compare with the paper and the sign-in list, "
+        "and refer the station to the high authority.",
+        f"{L65}; {ABACUS}, W.203 (the Dutch rule warns either way)",
+    ),
+    Rule(
+        "W.201",
+        Severity.WARNING,
+        "Many blank ballots",
+        "{blank} blank ballots are {percent:.1f}% of {ballots} ballots (threshold {limit:.0f}%).",
+        "Check «Bulletins blancs» against the paper; the station explains the number.",
+        f"{ABACUS}, W.201",
+    ),
+    Rule(
+        "W.202",
+        Severity.WARNING,
+        "Many spoiled ballots",
+        "{spoiled} spoiled ballots are {percent:.1f}% of {ballots} ballots "
+        "(threshold {limit:.0f}%).",
+        "Check «Bulletins nuls» against the paper; the station explains the number.",
+        f"{ABACUS}, W.202",
+    ),
+    Rule(
+        "W.203",
+        Severity.WARNING,
+        "Many fewer ballots than signatures",
+        "{ballots} ballots for {signatures} signatures: {missing} ballots missing "
+        "({percent:.1f}%).",
+        "Compare with the paper and the sign-in list; the station explains where the ballots went.",
+        f"{ABACUS}, W.203; {L65}",
+    ),
+    Rule(
+        "W.204",
+        Severity.WARNING,
+        "No ballots",
+        "«{label}» (ballots) is 0: nobody voted at this station.",
+        "Check that the station was open; if so, confirm with its president.",
+        f"{ABACUS}, W.204",
+    ),
+    Rule(
+        "W.205",
+        Severity.WARNING,
+        "Contributions do not match voters",
+        "{contributions} €1 contributions for {signatures} signatures "
+        "(difference {difference:+d}).",
+        "Compare with the paper and the cash count; the station explains the difference.",
+        CHARTER,
+    ),
+    Rule(
+        "W.501",
+        Severity.WARNING,
+        "Count written long after the other counts",
+        "«{label}» ({field}) has {count} stroke(s) written at {when}, {minutes:.0f} min "
+        "after the PV's counts were written (median {median}).",
+        "Compare the field's ink with the paper scan; ask the station why it was written later.",
+        PLUME,
+    ),
+    Rule(
+        "F.502",
+        Severity.ERROR,
+        "Count written after the president signed",
+        "«{label}» ({field}) has {count} stroke(s) written at {when}, after the "
+        "president signed at {signed}.",
+        "Compare the field's ink with the paper scan; a change after signing needs the "
+        "high authority's review.",
+        PLUME,
+    ),
+    Rule(
+        "F.503",
+        Severity.ERROR,
+        "Count written after the count had to be closed",
+        "«{label}» ({field}) has {count} stroke(s) written at {when}, more than "
+        "{grace_h:g} h after the poll closed at {closing}.",
+        "Compare the field's ink with the paper scan; refer the station to the high authority.",
+        PLUME,
+    ),
+    Rule(
+        "W.504",
+        Severity.WARNING,
+        "Count written over (ink on ink)",
+        "«{label}» ({field}): {count} stroke(s) at {when} were written over earlier ink "
+        "of the same cell after a pause of {pause_s:.0f} s.",
+        "Look at the field's ink stroke by stroke and at the paper scan: read what was "
+        "written first and what replaced it.",
+        PLUME,
+    ),
+    Rule(
+        "F.505",
+        Severity.ERROR,
+        "Written by a pen not issued to this station",
+        "«{label}» ({field}) has {count} stroke(s) from pen(s) {pens}, not issued to this station.",
+        "Find where the pen was issued; treat the page as written outside the station "
+        "until explained.",
+        PLUME,
+    ),
+    Rule(
+        "W.506",
+        Severity.WARNING,
+        "Impossible timestamps (pen clock)",
+        "«{label}» ({field}) has {count} stroke(s) dated {when}, which cannot be right "
+        "(pen clock reset?); timing rules skipped them.",
+        "Check the pen's clock in its status log; judge the field's timing by hand.",
+        PLUME,
+    ),
+    Rule(
+        "W.507",
+        Severity.WARNING,
+        "Count written before the poll closed",
+        "«{label}» ({field}) has {count} stroke(s) written at {when}, before the poll "
+        "closed at {closing}.",
+        "Check the pen's clock; if it was right, the count was written before counting.",
+        PLUME,
+    ),
+)
+
+#: Every rule, by code.
+RULES: dict[str, Rule] = {r.code: r for r in _RULES}
+
+
+def rule(code: str) -> Rule:
+    try:
+        return RULES[code]
+    except KeyError:
+        raise ReconciliationError(f"no rule {code!r} in the catalogue") from None
+
+
+@lru_cache(maxsize=64)
+def field_label(field_id: str) -> str:
+    """The field's printed French label on the PV (form pv v1), or its id if unknown."""
+    try:
+        return load_form("pv", 1).field(field_id).label
+    except FormError:
+        return field_id
+
+
+def render_markdown() -> str:
+    """docs/reconciliation-rules.md, generated from :data:`RULES`."""
+    lines = [
+        "# Reconciliation rules",
+        "",
+        "Generated from `reconciliation/catalogue.py`; regenerate with",
+        "",
+        f"    {REGENERATE}",
+        "",
+        "A test fails when the two differ. Do not edit by hand.",
+        "",
+        "Codes: `F` error (the minutes cannot be right as they stand), `W` warning (the",
+        "station must explain it), `I` info. Series: `0xx` single values, `2xx` totals of",
+        "one PV (numbered as in the Dutch Electoral Council's Abacus where a rule has a",
+        "counterpart), `5xx` the pen's stroke timeline. Thresholds are in",
+        "`reconciliation/config.py`; sentences name fields by their printed French label.",
+        "",
+        "| code | severity | rule |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {r.code} | {r.severity.value} | {r.title} |" for r in _RULES]
+    for r in _RULES:
+        lines += [
+            "",
+            f"## {r.code}: {r.title}",
+            "",
+            f"- Severity: {r.severity.value}",
+            f"- Sentence: {r.template}",
+            f"- Next: {r.action}",
+            f"- Source: {r.source}",
+        ]
+    return "\n".join(lines) + "\n"

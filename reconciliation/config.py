@@ -1,0 +1,61 @@
+"""Thresholds of the reconciliation rules, in one frozen settings value.
+
+Defaults follow the Dutch Electoral Council's Abacus where it has a rule
+(3% blank, 3% spoiled, 2% and 15 for ballots against voters) and are
+judgement calls elsewhere, stated here so a high authority can change them
+in one place. Times are milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciliation.findings import ReconciliationError
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+#: 2000-01-01T00:00:00Z: no pen of this election wrote before it.
+Y2000_MS = 946_684_800_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationConfig:
+    """Every threshold a rule uses; build one per program and pass it down."""
+
+    max_station_count: int = 3_000
+    """The most voters (and so ballots, contributions) one station can hold."""
+    blank_ratio: float = 0.03
+    """W.201 fires when blank >= this share of ballots (Abacus: 3%)."""
+    spoiled_ratio: float = 0.03
+    """W.202 fires when spoiled >= this share of ballots (Abacus: 3%)."""
+    missing_ballots_ratio: float = 0.02
+    """W.203: ballots short of signatures by >= this share of signatures ..."""
+    missing_ballots_min: int = 15
+    """... and by at least this many (Abacus: 2% and 15)."""
+    late_after_ms: float = 10 * MINUTE_MS
+    """W.501: count ink this long after the median time of the PV's count ink."""
+    signature_grace_ms: float = 1 * MINUTE_MS
+    """F.502: count ink allowed this long after the president's signature began."""
+    closing_grace_ms: float = 3 * HOUR_MS
+    """F.503: counting and writing the minutes may last this long after the poll closes."""
+    early_tolerance_ms: float = 15 * MINUTE_MS
+    """W.507: count ink this long before the poll closes (pen clocks drift a little)."""
+    rewrite_pause_ms: float = 20_000
+    """W.504: a stroke on earlier ink of the same cell after this pause is a rewrite."""
+    overlap_share: float = 0.25
+    """W.504 without a layout: bounding boxes sharing this share of the smaller one overlap."""
+    earliest_ms: float = Y2000_MS
+    """W.506: ink dated before this is impossible (pen clock reset)."""
+    max_future_ms: float = 48 * HOUR_MS
+    """W.506: ink dated this long after the poll closes (or after receipt) is impossible."""
+
+    def __post_init__(self) -> None:
+        for name in ("blank_ratio", "spoiled_ratio", "missing_ballots_ratio", "overlap_share"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ReconciliationError(f"{name} is {value}; it must be in (0, 1]")
+        if self.max_station_count < 1 or self.missing_ballots_min < 0:
+            raise ReconciliationError("max_station_count must be >= 1, missing_ballots_min >= 0")
+
+
+DEFAULT_CONFIG = ReconciliationConfig()
