@@ -105,7 +105,11 @@ class StationRun:
     def timeline(self, layout: FormLayout | None = None) -> PvTimeline:
         """The pen ink split by PV field, with the station's context."""
         layout = layout or load_form("pv")
-        ctx = StationContext(pen_serials=frozenset(self.pen_serials), closing_ms=self.closing_ms)
+        ctx = StationContext(
+            pen_serials=frozenset(self.pen_serials),
+            closing_ms=self.closing_ms,
+            pages=frozenset({self.station.pv_page}),
+        )
         return PvTimeline(assign(self.ink, layout).fields, ctx, layout)
 
 

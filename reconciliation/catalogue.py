@@ -213,6 +213,14 @@ _RULES = (
         PLUME,
     ),
     Rule(
+        "F.508",
+        Severity.ERROR,
+        "Written on a sheet not issued to this station",
+        "«{label}» ({field}) has {count} stroke(s) on page(s) {pages}, not issued to this station.",
+        "Find which station the sheet was issued to; the PV pages may have been swapped.",
+        PLUME,
+    ),
+    Rule(
         "W.506",
         Severity.WARNING,
         "Impossible timestamps (pen clock)",

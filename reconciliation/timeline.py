@@ -6,7 +6,8 @@ the station's context (pens issued to it, when the poll closed, when the
 president signed, when the centre received the ink). Rules: a count written
 long after the others (W.501), after the president's signature (F.502), after
 the count had to be over (F.503), over earlier ink of the same comb cell
-(W.504), by a pen not issued to the station (F.505), with impossible times
+(W.504), by a pen not issued to the station (F.505), on a sheet not issued to
+it (F.508, swapped pages), with impossible times
 (W.506) or before the poll closed (W.507).
 
 Results do not depend on the order strokes arrived in: each field's strokes
@@ -26,6 +27,7 @@ import numpy as np
 
 from pen.forms import FormLayout, hit_test
 from pen.ink import Ink, Stroke
+from pen.page import PageAddress
 from reconciliation.catalogue import field_label, rule
 from reconciliation.config import DEFAULT_CONFIG, HOUR_MS, MINUTE_MS, ReconciliationConfig
 from reconciliation.findings import EvidenceValue, Finding
@@ -46,9 +48,12 @@ class StationContext:
     """When the president signed; None: taken from ``president_signature`` ink."""
     received_ms: float | None = None
     """When the centre received the ink; later ink is impossible (W.506)."""
+    pages: frozenset[PageAddress] = frozenset()
+    """Page addresses of the sheets issued to this station; empty: F.508 is not checked."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pen_serials", frozenset(self.pen_serials))
+        object.__setattr__(self, "pages", frozenset(self.pages))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,15 @@ def check_timeline(
             if foreign:
                 pens = ", ".join(sorted({s.pen_serial for _, s in foreign}))
                 out.append(_finding("F.505", station_id, fid, foreign, pens=pens))
+        if ctx.pages:
+            elsewhere = [
+                (i, s)
+                for i, s in enumerate(strokes)
+                if s.page is not None and s.page not in ctx.pages
+            ]
+            if elsewhere:
+                pages = ", ".join(sorted({str(s.page) for _, s in elsewhere}))
+                out.append(_finding("F.508", station_id, fid, elsewhere, pages=pages))
         bad_ids = {i for i, _ in bad}
         timed[fid] = [(i, s) for i, s in enumerate(strokes) if i not in bad_ids]
     signed = ctx.signed_ms

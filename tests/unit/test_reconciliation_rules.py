@@ -275,3 +275,15 @@ def test_findings_are_sorted_idempotent_and_ignore_arrival_order() -> None:
 def test_a_finding_code_must_match_its_severity() -> None:
     with pytest.raises(ReconciliationError):
         Finding("W.201", Severity.ERROR, "s", (), "m", "a")
+
+
+def test_sheet_of_another_station_f508() -> None:
+    ink = honest_ink()
+    other = PageAddress(PAGE.segment, PAGE.shelf, PAGE.book, PAGE.page + 1)
+    ink["ballots"] = [Stroke(s.points, s.pen_serial, other) for s in ink["ballots"]]
+    found = only(check(ink=ink, pages=frozenset({PAGE})), "F.508")
+    assert found.fields == ("ballots",)
+    assert str(other) in found.message
+    # Without the list of issued sheets the rule cannot run, and says nothing.
+    assert "F.508" not in codes(check(ink=ink))
+    assert "F.508" not in codes(check(ink=honest_ink(), pages=frozenset({PAGE})))

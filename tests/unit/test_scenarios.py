@@ -167,3 +167,9 @@ def test_scan_is_deterministic_for_a_seed() -> None:
     a, b, c = scan_run(r, seed=9), scan_run(r, seed=9), scan_run(r, seed=10)
     assert a.jpeg == b.jpeg and np.array_equal(a.homography, b.homography)
     assert a.jpeg != c.jpeg
+
+
+def test_swapped_pages_are_caught_by_reconciliation() -> None:
+    r = run("swapped_pages")
+    findings = check_pv(r.pv_counts("written"), station_id=r.station.id, timeline=r.timeline())
+    assert "F.508" in {f.code for f in findings}
