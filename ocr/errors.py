@@ -1,0 +1,61 @@
+"""The error tree of :mod:`ocr`: one base class, one subclass per kind of failure.
+
+Every error carries a stable ``code`` and a message that says what is wrong and
+what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class OcrError(Exception):
+    """Base of every error raised by :mod:`ocr`."""
+
+    code = "OCR.000"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+class UnsupportedKind(OcrError, ValueError):
+    """A field kind the recogniser does not read (yet), or an unknown kind."""
+
+    code = "OCR.101"
+
+    def __init__(self, kind: str, supported: tuple[str, ...]) -> None:
+        super().__init__(
+            f"field kind {kind!r} is not supported yet by the online recogniser; it reads "
+            f"{', '.join(supported)}. Send such fields to manual review."
+        )
+        self.kind = kind
+
+
+class UnknownEngine(OcrError, ValueError):
+    """An engine name other than those :func:`ocr.read` offers."""
+
+    code = "OCR.102"
+
+    def __init__(self, engine: str, engines: tuple[str, ...]) -> None:
+        super().__init__(f"unknown recognition engine {engine!r}; use one of {', '.join(engines)}")
+        self.engine = engine
+
+
+class BadInk(OcrError, ValueError):
+    """Strokes that are not a list of (N, 3) finite float arrays."""
+
+    code = "OCR.201"
+
+
+class ModelFileError(OcrError):
+    """The shipped model file is missing, unreadable or of an unknown version."""
+
+    code = "OCR.301"
+
+
+class EngineUnavailable(OcrError):
+    """An external engine (Tesseract) is not installed or failed to run."""
+
+    code = "OCR.302"

@@ -1,0 +1,147 @@
+"""Online recognition (ocr.read): the contract, digits, counts, empty ink, errors.
+
+Fixtures come from the simulator's glyph bank (real UNIPEN writers); those
+contributors were in the shipped model's training data, so the held-out check
+trains a quick model without one contributor from ../shared (skipped if absent).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hardware_sim.glyphs import GlyphBank
+from hardware_sim.handwriting import Writer
+from ocr import KINDS, SUPPORTED, Reading, UnsupportedKind, read
+from ocr.errors import BadInk, OcrError, UnknownEngine
+from pen.forms import load_form
+from pen.page import PageAddress
+
+UNIPEN = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "handwriting"
+DIGITS = "0123456789"
+PAGE = PageAddress(70, 12, 3, 41)
+
+
+def _ink(strokes: tuple[np.ndarray, ...], height_mm: float = 7.0, x0: float = 0.0) -> list:
+    """Bank strokes (digit height ~1, y down) as (N, 3) mm arrays at 75 Hz."""
+    out, t = [], 0.0
+    for s in strokes:
+        ts = t + np.arange(len(s)) * 13.3
+        out.append(np.column_stack([s * height_mm + [x0, 30.0], ts]))
+        t = ts[-1] + 150.0
+    return out
+
+
+@pytest.fixture(scope="module")
+def bank_digits() -> list[tuple[str, list]]:
+    bank = GlyphBank.load()
+    return [
+        (d, _ink(g.strokes))
+        for w in bank.writers()
+        for d in DIGITS
+        for g in bank.glyphs(w, d).samples[:1]
+    ]
+
+
+def test_reading_contract(bank_digits: list[tuple[str, list]]) -> None:
+    for _, ink in bank_digits[:40]:
+        r = read(ink, "digit")
+        assert isinstance(r, Reading) and isinstance(r.text, str)
+        assert 0.0 <= r.confidence <= 1.0
+        assert r.alternatives[0] == (r.text, r.confidence)
+        probs = [p for _, p in r.alternatives]
+        assert probs == sorted(probs, reverse=True) and all(0 <= p <= 1 for p in probs)
+        assert len({t for t, _ in r.alternatives}) == len(r.alternatives)
+    with pytest.raises(AttributeError):
+        r.text = "x"  # type: ignore[misc]
+
+
+def test_bank_digits_read_right(bank_digits: list[tuple[str, list]]) -> None:
+    # Writers of contributors seen in training: a regression check, not a held-out figure.
+    right = sum(read(ink, "digit").text == d for d, ink in bank_digits)
+    assert right / len(bank_digits) >= 0.95
+
+
+def test_held_out_contributor_reads_mostly_right() -> None:
+    if not (UNIPEN / "unipen-1a.jsonl.gz").exists():
+        pytest.skip("../shared/data/handwriting is absent")
+    from ocr.features import batch_features
+    from ocr.train import DIGITS as LABELS
+    from ocr.train import fit_mlp, load_unipen
+
+    samples = load_unipen(UNIPEN / "unipen-1a.jsonl.gz")
+    train = [s for s in samples if s.contributor not in ("apa", "syn")][::2]
+    test = [s for s in samples if s.contributor == "apa"][:200]
+    x = batch_features([s.strokes for s in train])
+    model = fit_mlp(x, np.array([LABELS.index(s.label) for s in train]), epochs=6, seed=0)
+    pred = model.probabilities(batch_features([s.strokes for s in test])).argmax(axis=1)
+    acc = np.mean([LABELS[p] == s.label for p, s in zip(pred, test, strict=True)])
+    assert acc >= 0.85, acc
+
+
+def test_empty_ink_is_empty_and_sure() -> None:
+    for kind in SUPPORTED:
+        for ink in ([], [np.zeros((0, 3))]):
+            r = read(ink, kind)
+            assert r.text == "" and r.confidence >= 0.99
+
+
+def test_unsupported_and_unknown_kinds_say_so() -> None:
+    ink = [np.array([[0.0, 0.0, 0.0], [1.0, 5.0, 10.0]])]
+    for kind in (*(k for k in KINDS if k not in SUPPORTED), "signature", "nonsense"):
+        with pytest.raises(UnsupportedKind, match="not supported yet") as err:
+            read(ink, kind)
+        assert isinstance(err.value, OcrError) and err.value.code == "OCR.101"
+    with pytest.raises(UnknownEngine):
+        read(ink, "digit", engine="gpt")
+
+
+def test_bad_ink_is_rejected() -> None:
+    with pytest.raises(BadInk):
+        read([np.zeros((4, 2))], "digit")
+    with pytest.raises(BadInk):
+        read([np.array([[0.0, np.nan, 0.0]])], "count")
+
+
+def test_count_from_concatenated_digits() -> None:
+    bank = GlyphBank.load()
+    rng = np.random.default_rng(3)
+    right = total = 0
+    for w in bank.writers()[::3]:
+        for n in (1, 2, 3, 4, 5):
+            text = "".join(rng.choice(list(DIGITS), n))
+            ink, x = [], 5.0
+            for ch in text:
+                g = bank.glyphs(w, ch).samples[0]
+                ink += _ink(g.strokes, 7.0, x)
+                x += g.width * 7.0 + rng.uniform(1.0, 2.5)
+            r = read(ink, "count")
+            right += r.text == text
+            total += 1
+            assert len(r.text) == n or r.confidence < 0.9
+    assert right / total >= 0.85
+
+
+def test_count_written_in_a_comb_by_the_simulator() -> None:
+    field = load_form("pv", candidates=("A", "B")).field("ballots")
+    right = 0
+    for seed in range(10):
+        text = str(np.random.default_rng(seed).integers(1, 9999))
+        strokes = Writer(seed=seed).write_field(text, field, 0.0, pen_serial="P", page=PAGE)
+        right += read([s.points[:, :3] for s in strokes], "count").text == text
+    assert right >= 8
+
+
+def test_reading_is_deterministic(bank_digits: list[tuple[str, list]]) -> None:
+    ink = bank_digits[7][1]
+    assert read(ink, "digit") == read(ink, "digit")
+    assert read(ink + bank_digits[3][1], "count") == read(ink + bank_digits[3][1], "count")
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+def test_tesseract_engine_returns_a_reading(bank_digits: list[tuple[str, list]]) -> None:
+    r = read(bank_digits[1][1], "digit", engine="tesseract")
+    assert isinstance(r, Reading) and 0.0 <= r.confidence <= 1.0
