@@ -63,3 +63,45 @@ class WireError(PenError, ValueError):
     """A wire-protocol message that cannot be encoded or decoded."""
 
     code = "PEN.501"
+
+
+class BatchError(PenError, ValueError):
+    """A station batch (docs/station-protocol.md) that cannot be accepted as it is.
+
+    ``station_id`` and ``seq`` locate the batch when they could be read.
+    """
+
+    code = "PEN.600"
+
+    def __init__(self, message: str, station_id: str | None = None, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.station_id = station_id
+        self.seq = seq
+
+
+class MalformedBatchError(BatchError):
+    """Not a batch: bad JSON, a missing or mistyped field, a value out of range."""
+
+    code = "PEN.601"
+
+
+class UnknownBatchFormatError(BatchError):
+    """A ``format_version`` this build of Plume does not know."""
+
+    code = "PEN.602"
+
+    def __init__(
+        self,
+        message: str,
+        format_version: object,
+        station_id: str | None = None,
+        seq: int | None = None,
+    ) -> None:
+        super().__init__(message, station_id, seq)
+        self.format_version = format_version
+
+
+class BadSignatureError(BatchError):
+    """A batch whose Ed25519 signature does not verify with the station's key (or is missing)."""
+
+    code = "PEN.603"

@@ -1,0 +1,129 @@
+"""The HTTP routes of ingest: health, readiness, ``/v1`` enrolment and batch upload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
+
+from ingest import stations
+from ingest.access import PUBLIC, STATION
+from ingest.errors import ApiError, error_body
+
+StationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
+class EnrolRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=64, description="one-time code from the kit")
+    public_key: str = Field(max_length=64, description="raw Ed25519 public key, base64")
+
+
+class EnrolResponse(BaseModel):
+    station_id: str
+    public_key: str
+    enrolled_at_ms: int
+
+
+class BatchAck(BaseModel):
+    station_id: str
+    seq: int
+    hash: str
+    status: str = Field(description="accepted (stored now) or duplicate (stored before)")
+    head_seq: int
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/health", dependencies=[PUBLIC])
+def get_health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@health.get("/ready", dependencies=[PUBLIC], responses={503: {"description": "not ready"}})
+def get_ready(request: Request) -> Any:
+    """The database answers."""
+    try:
+        with _engine(request).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        body = error_body("HTTP.503", "the database does not answer; retry later")
+        return JSONResponse(body, status_code=503)
+    return {"status": "ready"}
+
+
+v1 = APIRouter(prefix="/v1", tags=["stations"])
+
+
+@v1.post(
+    "/stations/{station_id}/enrol",
+    dependencies=[STATION],
+    response_model=EnrolResponse,
+    status_code=201,
+    responses={200: {"model": EnrolResponse, "description": "already enrolled with this key"}},
+)
+def post_enrol(request: Request, station_id: StationId, body: EnrolRequest) -> Any:
+    """Register the station's public key with its one-time kit code (docs/station-protocol.md)."""
+    done = stations.enrol(_engine(request), station_id, body.code, body.public_key)
+    out = EnrolResponse(
+        station_id=done.station_id,
+        public_key=body.public_key,
+        enrolled_at_ms=done.enrolled_at_ms,
+    )
+    return JSONResponse(out.model_dump(), status_code=201 if done.created else 200)
+
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+        "description": "a signed batch, format v1 (docs/station-protocol.md)",
+    }
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "HTTP.413", f"the batch is over {limit} bytes; send smaller batches")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(
+                413, "HTTP.413", f"the batch is over {limit} bytes; send smaller batches"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@v1.post(
+    "/stations/{station_id}/batches",
+    dependencies=[STATION],
+    response_model=BatchAck,
+    status_code=201,
+    openapi_extra=_BATCH_BODY,
+    responses={200: {"model": BatchAck, "description": "duplicate: stored before"}},
+)
+async def post_batch(request: Request, station_id: StationId) -> Any:
+    """Verify (format, signature, chain) and store one batch; refusals are stored too."""
+    engine = _engine(request)
+    body = await _read_body(request, request.app.state.settings.max_batch_bytes)
+    try:
+        ack = await run_in_threadpool(stations.receive_batch, engine, station_id, body)
+    except stations.Refused as refused:
+        await run_in_threadpool(stations.store_rejection, engine, station_id, body, refused)
+        raise
+    out = BatchAck(**ack.__dict__)
+    return JSONResponse(out.model_dump(), status_code=201 if ack.status == "accepted" else 200)

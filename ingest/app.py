@@ -1,0 +1,45 @@
+"""The ingest app factory: ``create_app(settings)`` wires storage, routes and errors.
+
+Nothing connects at import or at construction: the schema is created in the
+lifespan (startup), and the engine connects on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from ingest.access import check_access_decisions
+from ingest.api import health, v1
+from ingest.db import create_schema, make_engine
+from ingest.errors import install_error_handlers
+from ingest.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A configured ingest app; refuses to build if a route lacks an access decision."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(create_schema, engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Plume ingest",
+        version="1",
+        description="Receives signed, hash-chained batches from polling stations.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.include_router(health)
+    app.include_router(v1)
+    check_access_decisions(app)
+    return app
