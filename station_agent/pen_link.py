@@ -1,0 +1,404 @@
+"""The link to one pen over pyserial: handshake, journal first, then answer; reconnect.
+
+:class:`PenLink` opens a port by URL (``serial.serial_for_url``: a device
+path, ``pensim://``, ``socket://``, ``spy://``), and for every chunk of
+bytes it reads:
+
+1. decodes it (:class:`pen.wire.StreamDecoder`, :class:`pen.wire.InkAssembler`);
+2. writes the raw bytes, every message, every anomaly and every batch chunk
+   to the :class:`~station_agent.journal.Journal` in one transaction;
+3. only then answers the pen: ``HelloAck`` + ``SetTime`` (recording the pen
+   clock offset) + ``RequestBatches`` after a hello, ``Ack`` for a chunk now
+   durable, and after ``BatchEnd`` checks the batch's size and CRC, journals
+   its decoded events atomically and sends ``BatchCommit`` (``Nak`` on a
+   mismatch: the pen keeps the batch).
+
+It reports what happened as typed :data:`~station_agent.link_events.LinkEvent`
+values for the screen (re-exported here).
+When the port disappears it closes it and retries with exponential backoff.
+:meth:`PenLink.step` does one read (tests drive it without threads);
+:meth:`PenLink.run` loops until a stop event is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import serial
+
+from pen.ink import Stroke
+from pen.wire import (
+    PROTOCOL_VERSION,
+    Ack,
+    BatchBegin,
+    BatchChunk,
+    BatchCommit,
+    BatchEnd,
+    FrameEncoder,
+    Hello,
+    HelloAck,
+    InkAssembler,
+    Message,
+    Nak,
+    NakReason,
+    Received,
+    RequestBatches,
+    SetTime,
+    Shutdown,
+    Status,
+    StreamDecoder,
+)
+from station_agent.journal import ChunkRecord, EventRecord, Journal
+from station_agent.link_events import (
+    Anomaly,
+    BatchProgress,
+    BatchSaved,
+    Connected,
+    Disconnected,
+    InkCaptured,
+    LinkEvent,
+    PenStatus,
+)
+from station_agent.records import (
+    AgentNote,
+    PenContext,
+    anomaly_record,
+    batch_records,
+    frame_crc,
+    message_record,
+    note_record,
+)
+
+__all__ = [
+    "Anomaly",
+    "Backoff",
+    "BatchProgress",
+    "BatchSaved",
+    "Connected",
+    "Disconnected",
+    "InkCaptured",
+    "LinkEvent",
+    "PenLink",
+    "PenStatus",
+    "SerialLike",
+    "serial_opener",
+]
+
+CLOCK_FAR_OFF_MS = 5 * 60_000
+"""A pen clock further than this from the laptop's is reported (and corrected)."""
+
+
+class SerialLike(Protocol):
+    in_waiting: int
+
+    def read(self, size: int = 1) -> bytes: ...
+    def write(self, data: bytes) -> int | None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Exponential backoff between reconnection attempts."""
+
+    initial_s: float = 0.05
+    factor: float = 2.0
+    max_s: float = 2.0
+    _next: float = 0.0
+
+    def fail(self) -> float:
+        delay = self._next or self.initial_s
+        self._next = min(delay * self.factor, self.max_s)
+        return delay
+
+    def reset(self) -> None:
+        self._next = 0.0
+
+
+def serial_opener(url: str, timeout: float = 0.05) -> Callable[[], SerialLike]:
+    """Opens ``url`` with pyserial (a path or any registered URL scheme)."""
+
+    def open_port() -> SerialLike:
+        port: SerialLike = serial.serial_for_url(url, timeout=timeout)
+        return port
+
+    return open_port
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PenLink:
+    """Reads one pen's port into the journal and answers it. Not thread-safe."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        opener: Callable[[], SerialLike],
+        *,
+        port_name: str = "",
+        known_pens: Iterable[str] | None = None,
+        clock_ms: Callable[[], int] = _now_ms,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.journal = journal
+        self.port_name = port_name
+        self.known_pens = frozenset(known_pens) if known_pens is not None else None
+        self._opener = opener
+        self._clock = clock_ms
+        self._backoff = backoff or Backoff()
+        self._retry_at = 0.0
+        self._port: SerialLike | None = None
+        self._down_reported = False
+        self.strokes = 0
+        self._pages: set[object] = set()
+        self._reset_connection(None)
+
+    def _reset_connection(self, connection_id: int | None) -> None:
+        self.connection_id = connection_id
+        self._offset = 0
+        self._decoder = StreamDecoder()
+        self._encoder = FrameEncoder()
+        self._assembler = InkAssembler()
+        self._ctx = PenContext(pen_session=f"conn{connection_id}")
+        self._transfers: dict[int, BatchBegin] = {}
+        self._chunks_in: dict[int, set[int]] = {}
+
+    @property
+    def connected(self) -> bool:
+        return self._port is not None
+
+    # --- driving -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, on_event: Callable[[LinkEvent], None]) -> None:
+        """Step until ``stop`` is set, passing every event to ``on_event``; closes the port."""
+        try:
+            while not stop.is_set():
+                for event in self.step():
+                    on_event(event)
+                if self._port is None:
+                    stop.wait(max(0.0, self._retry_at - time.monotonic()))
+        finally:
+            self.close()
+
+    def step(self) -> list[LinkEvent]:
+        """Open the port if due, read what is there (up to the port's timeout), act on it."""
+        out: list[LinkEvent] = []
+        if self._port is None and not self._open(out):
+            return out
+        port = self._port
+        assert port is not None
+        try:
+            data = port.read(max(1, port.in_waiting))
+        except (serial.SerialException, OSError) as exc:
+            self._lost(out, str(exc))
+            return out
+        if data:
+            self._process(data, out)
+        return out
+
+    def close(self) -> None:
+        if self._port is not None:
+            port, self._port = self._port, None
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+
+    def _open(self, out: list[LinkEvent]) -> bool:
+        if time.monotonic() < self._retry_at:
+            return False
+        try:
+            port = self._opener()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            self._lost(out, str(exc))
+            return False
+        self._port = port
+        self._reset_connection(self.journal.begin_connection(self.port_name, self._clock()))
+        return True
+
+    def _lost(self, out: list[LinkEvent], reason: str) -> None:
+        self.close()
+        delay = self._backoff.fail()
+        self._retry_at = time.monotonic() + delay
+        if not self._down_reported:
+            out.append(Disconnected(reason, delay))
+        self._down_reported = True
+
+    def _send(self, out: list[LinkEvent], *messages: Message) -> None:
+        port = self._port
+        if port is None:
+            return
+        try:
+            port.write(b"".join(self._encoder.encode(m) for m in messages))
+        except (serial.SerialException, OSError) as exc:
+            self._lost(out, str(exc))
+
+    # --- one chunk of bytes --------------------------------------------------------------
+
+    def _process(self, data: bytes, out: list[LinkEvent]) -> None:
+        now = self._clock()
+        cid = self.connection_id
+        start = self._offset
+        self._offset += len(data)
+        records: list[EventRecord] = []
+        chunks: list[ChunkRecord] = []
+        todo: list[tuple[Any, ...]] = []  # what to do once durable
+        for event in self._decoder.feed(data):
+            if not isinstance(event, Received):
+                key = f"live:{cid}:{event.offset}:{type(event).__name__}"
+                records.append(anomaly_record(event, self._ctx, key))
+                todo.append(("anomaly", records[-1]))
+                continue
+            msg = event.message
+            if isinstance(msg, Hello):
+                self._hello(msg, event, now, records, todo)
+            crc = frame_crc(msg, event.seq)
+            key = f"live:{self._ctx.pen_session}:{event.seq}:{crc:08x}"
+            records.append(message_record(event, self._ctx, key))
+            if isinstance(msg, BatchChunk):
+                begin = self._transfers.get(msg.batch_id)
+                if begin is None:
+                    note = AgentNote("UnknownBatch", "AGENT.103", {"batch_id": msg.batch_id})
+                    records.append(note_record(note, self._ctx, f"agent:{cid}:{event.offset}"))
+                    todo.append(("nak", msg, NakReason.UNKNOWN_BATCH))
+                else:
+                    chunk = ChunkRecord(
+                        self._ctx.pen_serial, msg.batch_id, begin.crc32, msg.index, msg.data
+                    )
+                    chunks.append(chunk)
+                    todo.append(("ack", msg))
+                continue
+            if isinstance(msg, BatchBegin):
+                self._transfers[msg.batch_id] = msg
+                self._chunks_in[msg.batch_id] = set()
+            todo.append(("message", msg))
+            for n, ink in enumerate(self._assembler.feed((msg,))):
+                if isinstance(ink, Stroke):
+                    todo.append(("stroke", ink))
+                else:
+                    ink_key = f"live:{cid}:{event.offset}:{type(ink).__name__}:{n}"
+                    records.append(anomaly_record(ink, self._ctx, ink_key))
+                    todo.append(("anomaly", records[-1]))
+        self.journal.record(cid, now, records, raw=(start, data), chunks=chunks)
+        # Durable from here on: answer the pen and tell the screen.
+        for item in todo:
+            self._after(item, out)
+
+    def _hello(
+        self,
+        hello: Hello,
+        event: Received,
+        now: int,
+        records: list[EventRecord],
+        todo: list[tuple[Any, ...]],
+    ) -> None:
+        known = self.known_pens is None or hello.serial in self.known_pens
+        self._ctx = PenContext(hello.serial, f"{hello.serial}@{hello.pen_clock_ms}", not known)
+        self._transfers, self._chunks_in = {}, {}
+        offset = now - hello.pen_clock_ms
+        base = f"agent:{self.connection_id}:{event.offset}"
+        notes = [AgentNote("ClockSet", "", {"offset_ms": offset, "laptop_ms": now})]
+        if abs(offset) > CLOCK_FAR_OFF_MS:
+            notes.append(AgentNote("ClockFarOff", "AGENT.104", {"offset_ms": offset}))
+        if not known:
+            notes.append(AgentNote("UnknownPen", "AGENT.102", {"serial": hello.serial}))
+        if hello.protocol_version != PROTOCOL_VERSION:
+            notes.append(
+                AgentNote(
+                    "VersionRefused",
+                    "AGENT.105",
+                    {"pen": hello.protocol_version, "agent": PROTOCOL_VERSION},
+                )
+            )
+        for note in notes:
+            records.append(note_record(note, self._ctx, f"{base}:{note.kind}"))
+            if note.code:
+                todo.append(("anomaly", records[-1]))
+        todo.append(("hello", hello, offset, known))
+
+    def _after(self, item: tuple[Any, ...], out: list[LinkEvent]) -> None:
+        what = item[0]
+        if what == "anomaly":
+            rec: EventRecord = item[1]
+            out.append(Anomaly(rec.code, rec.kind, rec.detail))
+        elif what == "hello":
+            hello, offset, known = item[1], item[2], item[3]
+            if hello.protocol_version != PROTOCOL_VERSION:
+                self._send(out, HelloAck(PROTOCOL_VERSION, 0))
+                return
+            self._send(out, HelloAck(PROTOCOL_VERSION, 1), SetTime(self._clock()))
+            self._send(out, RequestBatches())
+            self._backoff.reset()
+            self._down_reported = False
+            out.append(Connected(hello.serial, hello.model, hello.firmware, offset, known))
+        elif what == "ack":
+            chunk: BatchChunk = item[1]
+            self._send(out, Ack(chunk.batch_id, chunk.index))
+            got = self._chunks_in.setdefault(chunk.batch_id, set())
+            got.add(chunk.index)
+            n = self._transfers[chunk.batch_id].n_chunks
+            out.append(BatchProgress(chunk.batch_id, len(got), n))
+        elif what == "nak":
+            chunk = item[1]
+            self._send(out, Nak(chunk.batch_id, chunk.index, item[2]))
+        elif what == "stroke":
+            self._count([item[1]], out)
+        elif what == "message":
+            msg = item[1]
+            if isinstance(msg, Status):
+                out.append(
+                    PenStatus(
+                        msg.battery_pct,
+                        bool(msg.charging),
+                        msg.memory_used,
+                        msg.memory_total,
+                        msg.offline_batches,
+                    )
+                )
+            elif isinstance(msg, Shutdown):
+                out.append(Anomaly("AGENT.106", "PenShutdown", f'{{"reason": {msg.reason}}}'))
+            elif isinstance(msg, BatchEnd):
+                self._finish_batch(msg.batch_id, out)
+
+    def _count(self, strokes: list[Stroke], out: list[LinkEvent]) -> None:
+        self.strokes += len(strokes)
+        self._pages.update(s.page for s in strokes if s.page is not None)
+        out.append(InkCaptured(self.strokes, len(self._pages)))
+
+    def _finish_batch(self, batch_id: int, out: list[LinkEvent]) -> None:
+        begin = self._transfers.pop(batch_id, None)
+        cid = self.connection_id
+        if begin is None or cid is None:
+            return
+        serial_no = self._ctx.pen_serial
+        data = self.journal.batch_data(cid, serial_no, batch_id, begin.crc32, begin.n_chunks)
+        if data is None or len(data) != begin.total_bytes or zlib.crc32(data) != begin.crc32:
+            got = -1 if data is None else len(data)
+            crc = -1 if data is None else zlib.crc32(data)
+            note = AgentNote(
+                "BatchRejected",
+                "AGENT.107",
+                {"batch_id": batch_id, "bytes": got, "expected_bytes": begin.total_bytes,
+                 "crc32": crc, "expected_crc32": begin.crc32},
+            )  # fmt: skip
+            rec = note_record(note, self._ctx, f"agent:{cid}:{self._offset}:BatchRejected")
+            self.journal.record(cid, self._clock(), [rec])
+            out.append(Anomaly(rec.code, rec.kind, rec.detail))
+            self._send(out, Nak(batch_id, 0, NakReason.CRC))
+            return
+        records, strokes = batch_records(data, serial_no, batch_id, begin.crc32, self._ctx.flagged)
+        new = self.journal.complete_batch(
+            cid, self._clock(), serial_no, batch_id, begin.crc32, begin.total_bytes, records
+        )
+        self._send(out, BatchCommit(batch_id))
+        out.append(BatchSaved(batch_id, len(strokes), already_saved=not new))
+        if new:
+            self._count(strokes, out)
+        for rec in records:
+            if rec.code and new:
+                out.append(Anomaly(rec.code, rec.kind, rec.detail))

@@ -1,0 +1,65 @@
+"""The president's screen: events folded into a state, rendered to text in French and English."""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from rich.console import Console
+
+from station_agent.pen_link import (
+    Anomaly,
+    BatchProgress,
+    Connected,
+    Disconnected,
+    InkCaptured,
+    LinkEvent,
+    PenStatus,
+)
+from station_agent.screen import MESSAGES, ScreenState, apply, render
+
+
+def text(state: ScreenState, lang: str = "fr") -> str:
+    console = Console(record=True, width=110, color_system=None)
+    console.print(render(state, lang))
+    return console.export_text()
+
+
+def fold(*events: LinkEvent) -> ScreenState:
+    return reduce(apply, events, ScreenState())
+
+
+def test_a_connected_pen_with_ink_in_french() -> None:
+    state = fold(
+        Connected("SIM-1", "Plume-SIM-1", "0.2.0", 12, known=True),
+        PenStatus(80, False, 1024, 4096, 1),
+        BatchProgress(1, 3, 10),
+        InkCaptured(42, 2),
+    )
+    out = text(state)
+    assert "SIM-1 connecté" in out and "80 %" in out and "25 %" in out
+    assert "42" in out and "#1: 3/10" in out and "aucun" in out
+
+
+def test_a_pulled_cable_says_what_to_do_in_french_and_english() -> None:
+    state = fold(Connected("SIM-1", "m", "f", 0, known=True), Disconnected("EIO", 0.1))
+    assert "Stylo déconnecté — vérifiez le câble USB." in text(state)
+    assert "Pen disconnected — check the USB cable." in text(state, "en")
+    assert "déconnecté" in text(state).split("Batterie")[0]
+
+
+def test_unknown_pen_low_battery_and_line_noise_are_warned_about() -> None:
+    state = fold(
+        Connected("OTHER-9", "m", "f", 0, known=False),
+        PenStatus(5, False, 0, 4096, 0),
+        Anomaly("WIRE.101", "Garbage", "{}"),
+        Anomaly("WIRE.101", "Garbage", "{}"),  # repeated: shown once
+    )
+    assert state.warnings == ("AGENT.102", "AGENT.108", "WIRE.101")
+    out = text(state, "en")
+    assert "not in the station kit" in out and "Pen battery low" in out and "Noise" in out
+
+
+def test_every_code_the_agent_raises_has_both_languages() -> None:
+    for code, (fr, en) in MESSAGES.items():
+        assert fr and en and fr != en, code
+        assert "—" in fr and "—" in en, f"{code} must say what to do"
