@@ -4,7 +4,8 @@ Stations come from the packaged sample ``hardware_sim/data/stations-sample.csv``
 (built by ``scripts/build_station_sample.py`` from the communes of
 ../shared/data/geo; provenance and licences in ``data/STATIONS.md``): a
 uniform sample of a layout of France with about one station per thousand
-inhabitants, ids ``<insee>-<nnnn>``, each with its registered electorate.
+inhabitants, ids ``<insee>-<nnnn>``, each with its registered electorate and
+the commune's postcodes.
 
 Vote shares vary around the national round-one result of the 2011 primaire
 citoyenne (:data:`hardware_sim.electorate.ROUND_ONE_2011`): each département
@@ -54,6 +55,8 @@ class Station:
     commune: str
     electorate: int
     """Registered voters."""
+    postcodes: tuple[str, ...] = ()
+    """The commune's postcodes (La Poste)."""
 
     @property
     def pen_serials(self) -> tuple[str, str]:
@@ -99,6 +102,7 @@ def load_stations(path: Path = DATA) -> tuple[Station, ...]:
                 r["departement"],
                 r["commune"],
                 int(r["electorate"]),
+                tuple(r.get("postcodes", "").split()),
             )
             for r in csv.DictReader(f)
         )

@@ -6,8 +6,8 @@ sample of those stations is kept so the simulator ships a compact, realistic
 file and never reads ../shared at run time. Each kept station gets its
 registered electorate: the commune's population split evenly over its
 stations, times the share of inhabitants on the electoral roll (about 0.72),
-with a little seeded spread. Provenance and the MIT notices of the source
-packages are written next to the sample (STATIONS.md).
+with a little seeded spread, and the commune's postcodes. Provenance and the
+MIT notices of the source packages are written next to the sample (STATIONS.md).
 
 Usage: python scripts/build_station_sample.py [--stations 4000] [--seed 2011]
 """
@@ -26,11 +26,11 @@ GEO = ROOT.parent / "shared" / "data" / "geo"
 OUT = ROOT / "hardware_sim" / "data"
 INHABITANTS_PER_STATION = 1000
 ROLL_SHARE = 0.72
-HEADER = ("station_id", "insee_code", "departement", "commune", "electorate")
+HEADER = ("station_id", "insee_code", "departement", "commune", "electorate", "postcodes")
 
 
-def all_stations(communes: Path) -> list[tuple[str, str, str, str, float]]:
-    """(station id, insee, département, commune, inhabitants per station) for France."""
+def all_stations(communes: Path) -> list[tuple[str, str, str, str, float, str]]:
+    """(station id, insee, département, commune, inhabitants per station, postcodes)."""
     out = []
     with communes.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -41,7 +41,14 @@ def all_stations(communes: Path) -> list[tuple[str, str, str, str, float]]:
             for k in range(1, n + 1):
                 station = f"{row['insee_code']}-{k:04d}"
                 out.append(
-                    (station, row["insee_code"], row["departement"], row["name"], population / n)
+                    (
+                        station,
+                        row["insee_code"],
+                        row["departement"],
+                        row["name"],
+                        population / n,
+                        row["postcodes"],
+                    )
                 )
     return out
 
@@ -60,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(HEADER)
         for i in keep:
-            station, insee, dept, name, inhabitants = stations[int(i)]
+            station, insee, dept, name, inhabitants, postcodes = stations[int(i)]
             electorate = max(20, round(inhabitants * ROLL_SHARE * np.exp(rng.normal(0, 0.12))))
-            writer.writerow((station, insee, dept, name, electorate))
+            writer.writerow((station, insee, dept, name, electorate, postcodes))
     notices = "\n".join(
         f"### {p.name}\n\n```\n{p.read_text(encoding='utf-8').strip()}\n```\n"
         for p in sorted(args.geo.glob("LICENSE-*"))
@@ -79,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "(Base Adresse Nationale). Their MIT notices follow and go with every copy.\n\n"
         "Columns: station_id (`<insee>-<nnnn>`), insee_code, departement, commune, "
         f"electorate (registered voters: population per station x {ROLL_SHARE}, "
-        "seeded spread).\n\n" + notices,
+        "seeded spread), postcodes (the commune's La Poste postcodes, space-separated, "
+        "from the `postcodes` column of communes.csv).\n\n" + notices,
         encoding="utf-8",
     )
     print(f"{len(keep)} stations of {len(stations)} -> {OUT / 'stations-sample.csv'}")
