@@ -20,14 +20,12 @@ import select
 import threading
 import time
 import tty
-from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TypeVar
 
+from hardware_sim._driver import PenDriver
 from hardware_sim.device import PenConfig, SimulatedPen
 from hardware_sim.pacing import SimClock
-from pen.ink import Ink
 
 T = TypeVar("T")
 
@@ -38,7 +36,7 @@ def default_path(serial: str) -> Path:
     return Path(f"/tmp/plume-pen-{serial}")
 
 
-class PtyPen:
+class PtyPen(PenDriver):
     """Serves one :class:`SimulatedPen` on a pty; start/stop or ``with PtyPen(...) as port``."""
 
     def __init__(
@@ -103,44 +101,19 @@ class PtyPen:
                 os.close(fd)
         self._master = self._wake_r = self._wake_w = -1
 
-    def __enter__(self) -> PtyPen:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # --- from other threads --------------------------------------------------------------
-
-    def write(self, ink: Ink, *, retime: bool = True) -> None:
-        """The user writes ``ink`` now (see :meth:`SimulatedPen.write`)."""
-        self.call(lambda pen, now: pen.write(ink, now, retime=retime))
-
-    def call(self, fn: Callable[[SimulatedPen, int], T]) -> T:
-        """Run ``fn(pen, now_ms)`` under the driver's lock (to read or change the pen)."""
-        with self._cond:
-            result = fn(self.pen, self.clock.now_ms())
-            self._cond.notify_all()
-        if self._wake_w >= 0:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"x")
-        return result
 
     @property
     def connections(self) -> int:
         """How many times a host has connected so far."""
         return self._connections
 
-    def wait_for(self, predicate: Callable[[SimulatedPen], bool], timeout: float = 5.0) -> bool:
-        """Wait until ``predicate(pen)`` holds (checked after each step of the driver)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: predicate(self.pen), timeout)
-
     # --- the driver thread ---------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
 
     def _run(self) -> None:
         try:

@@ -18,20 +18,18 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable
-from types import TracebackType
 from typing import TypeVar
 
+from hardware_sim._driver import PenDriver
 from hardware_sim.device import PenConfig, SimulatedPen
 from hardware_sim.pacing import SimClock
-from pen.ink import Ink
 
 T = TypeVar("T")
 
 _TICK_S = 0.005
 
 
-class TcpPen:
+class TcpPen(PenDriver):
     """Serves one :class:`SimulatedPen` on TCP; start/stop or ``with TcpPen(...) as port``."""
 
     def __init__(
@@ -90,36 +88,11 @@ class TcpPen:
                 s.close()
         self._server = None
 
-    def __enter__(self) -> TcpPen:
-        return self.start()
+    # --- the driver thread ---------------------------------------------------------------
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def write(self, ink: Ink, *, retime: bool = True) -> None:
-        """The user writes ``ink`` now (see :meth:`SimulatedPen.write`)."""
-        self.call(lambda pen, now: pen.write(ink, now, retime=retime))
-
-    def call(self, fn: Callable[[SimulatedPen, int], T]) -> T:
-        """Run ``fn(pen, now_ms)`` under the driver's lock."""
-        with self._cond:
-            result = fn(self.pen, self.clock.now_ms())
-            self._cond.notify_all()
+    def _wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        return result
-
-    def wait_for(self, predicate: Callable[[SimulatedPen], bool], timeout: float = 5.0) -> bool:
-        """Wait until ``predicate(pen)`` holds (checked after each step of the driver)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: predicate(self.pen), timeout)
-
-    # --- the driver thread ---------------------------------------------------------------
 
     def _run(self) -> None:
         client: socket.socket | None = None
