@@ -69,6 +69,7 @@ class PtyPen(PenDriver):
     def start(self) -> PtyPen:
         if self._thread is not None:
             raise RuntimeError("this PtyPen is already started")
+        self._stop.clear()  # a stopped port can be started again (a re-plugged pen)
         master, slave = os.openpty()
         try:
             tty.setraw(slave)  # no echo, no CR/LF translation, whoever opens it

@@ -177,3 +177,13 @@ def test_live_ink_is_paced_in_real_time_times_the_speed(tmp_path: Path) -> None:
     # At 4x the ink cannot come faster than a quarter of the time it took to write.
     assert arrivals[-1] - arrivals[0] >= span_s / 4 * 0.95
     assert span_s > 1
+
+
+def test_a_stopped_port_starts_again(tmp_path: Path) -> None:
+    port = PtyPen(PenConfig(serial="REPLUG-1"), path=tmp_path / "pen", speed=0)
+    with port:
+        assert port.path.exists()
+    assert not port.path.exists()
+    with port, serial.Serial(str(port.path), timeout=0.1) as line:
+        assert port.wait_for(lambda pen: pen.connected, timeout=5)
+        assert line.is_open
