@@ -34,6 +34,7 @@ from ocr.model import Classifier
 from ocr.online import read_count
 from ocr.train import (
     DIGITS,
+    MEMBERS,
     Sample,
     features_with_copies,
     fit_temperature,
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--members", type=int, default=MEMBERS, help="MLPs in the ensemble")
     parser.add_argument("--counts", type=int, default=300, help="synthetic counts per fold")
     parser.add_argument("--tesseract", type=int, default=100, help="digits per fold; 0: skip")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
@@ -95,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
     samples = load_unipen(args.data / "unipen-1a.jsonl.gz")
     y = np.array([DIGITS.index(s.label) for s in samples])
-    base, aug = features_with_copies(samples, args.copies, args.seed)
-    folds = list(loco_models(samples, base, aug, epochs=args.epochs, seed=args.seed))
+    base, aug = features_with_copies(samples, args.copies * args.members, args.seed)
+    folds = list(
+        loco_models(samples, base, aug, epochs=args.epochs, seed=args.seed, members=args.members)
+    )
     logits = np.zeros((len(samples), len(DIGITS)))
     for _, model, held in folds:
         logits[held] = model.logits(base[held])
@@ -114,9 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         digit_conf.append(conf)
         d = selective(ok, conf)
         # counts from held-out writers of this fold
-        calibrated = Classifier(
-            model.classes, model.mean, model.std, model.weights, model.biases, temp
-        )
+        calibrated = model.with_temperature(temp)
         by_writer: dict[str, list[Sample]] = {}
         for i in np.flatnonzero(held):
             by_writer.setdefault(samples[i].writer, []).append(samples[i])

@@ -7,8 +7,10 @@ the bounding box, scaled by its larger side so the aspect ratio survives) and
 resampled to :data:`N_POINTS` points equally spaced along the path. Features
 per point: x, y, the direction cosines of the path and the pen-up flag; then
 an 8 x 8 occupancy image of the pen-down ink (independent of stroke order),
-the aspect ratio and the stroke count. Scale, sampling rate and position do
-not matter, which is what lets one model read several digitisers.
+the aspect ratio and the stroke count. Feature set ``v2`` (the default) adds a
+histogram of pen-down writing directions (8 directions) on a coarse 4 x 4
+grid. Scale, sampling rate and position do not matter, which is what lets one
+model read several digitisers.
 """
 
 from __future__ import annotations
@@ -26,8 +28,22 @@ N_POINTS = 40
 GRID = 8
 #: Points used to draw the occupancy image.
 _GRID_POINTS = 96
-#: Length of the feature vector.
-N_FEATURES = N_POINTS * 5 + GRID * GRID + 3
+#: Side of the direction-histogram grid (feature set ``v2``).
+DIR_GRID = 4
+#: Direction bins of that histogram.
+DIR_BINS = 8
+#: Points used for the direction histogram.
+_DIR_POINTS = 160
+#: Feature sets and their lengths: ``v1`` (trajectory, occupancy, aspect, strokes),
+#: ``v2`` (``v1`` plus the direction histogram).
+FEATURE_SETS = {
+    "v1": N_POINTS * 5 + GRID * GRID + 3,
+    "v2": N_POINTS * 5 + GRID * GRID + 3 + DIR_GRID * DIR_GRID * DIR_BINS,
+}
+#: The feature set new models are trained on.
+DEFAULT_FEATURES = "v2"
+#: Length of the default feature vector.
+N_FEATURES = FEATURE_SETS[DEFAULT_FEATURES]
 
 
 def _path(strokes: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
@@ -67,8 +83,26 @@ def normalise(strokes: Sequence[FloatArray]) -> tuple[list[FloatArray], float]:
     return out, float(w) / max(float(h), 1e-9)
 
 
-def glyph_features(strokes: Sequence[FloatArray]) -> FloatArray:
-    """The feature vector (length :data:`N_FEATURES`) of one character's strokes."""
+def _direction_histogram(pts: FloatArray, up: FloatArray) -> FloatArray:
+    """Share of the pen-down path per (grid cell, direction), scaled by 10."""
+    res, res_up = _resample(pts, up, _DIR_POINTS)
+    d = np.diff(res, axis=0)
+    down = res_up[:-1] == 0.0
+    hist = np.zeros((DIR_GRID, DIR_GRID, DIR_BINS))
+    if down.any():
+        d, mid = d[down], ((res[:-1] + res[1:]) / 2)[down]
+        ang = np.arctan2(d[:, 1], d[:, 0])
+        b = ((ang + np.pi) / (2 * np.pi) * DIR_BINS).astype(np.int64) % DIR_BINS
+        g = np.clip(((mid + 0.5) * DIR_GRID).astype(np.int64), 0, DIR_GRID - 1)
+        np.add.at(hist, (g[:, 1], g[:, 0], b), 1.0)
+        hist *= 10.0 / len(d)
+    return hist.ravel()
+
+
+def glyph_features(
+    strokes: Sequence[FloatArray], feature_set: str = DEFAULT_FEATURES
+) -> FloatArray:
+    """The feature vector (length ``FEATURE_SETS[feature_set]``) of one character's strokes."""
     norm, aspect = normalise(strokes)
     pts, up = _path(norm)
     res, res_up = _resample(pts, up, N_POINTS)
@@ -87,15 +121,20 @@ def glyph_features(strokes: Sequence[FloatArray]) -> FloatArray:
                 wgt = (f[:, 0] if dx else 1 - f[:, 0]) * (f[:, 1] if dy else 1 - f[:, 1])
                 np.add.at(grid, (np.minimum(i0[:, 1] + dy, GRID - 1), i0[:, 0] + dx), wgt)
         grid /= grid.max()
-    extra = [np.log(np.clip(aspect, 0.05, 20.0)), min(len(strokes), 5) / 5.0, 1.0]
-    return np.concatenate(
-        [res[:, 0] * 2, res[:, 1] * 2, d[:, 0], d[:, 1], res_up, grid.ravel(), extra]
-    )
+    extra = np.array([np.log(np.clip(aspect, 0.05, 20.0)), min(len(strokes), 5) / 5.0, 1.0])
+    parts = [res[:, 0] * 2, res[:, 1] * 2, d[:, 0], d[:, 1], res_up, grid.ravel(), extra]
+    if feature_set == "v2":
+        parts.append(_direction_histogram(pts, up))
+    elif feature_set != "v1":
+        raise ValueError(f"unknown feature set {feature_set!r}; known: {sorted(FEATURE_SETS)}")
+    return np.concatenate(parts)
 
 
-def batch_features(glyphs: Sequence[Sequence[FloatArray]]) -> FloatArray:
+def batch_features(
+    glyphs: Sequence[Sequence[FloatArray]], feature_set: str = DEFAULT_FEATURES
+) -> FloatArray:
     """Features of many glyphs, one row each."""
-    out = np.empty((len(glyphs), N_FEATURES))
+    out = np.empty((len(glyphs), FEATURE_SETS[feature_set]))
     for i, g in enumerate(glyphs):
-        out[i] = glyph_features(g)
+        out[i] = glyph_features(g, feature_set)
     return out

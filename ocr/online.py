@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocr.features import FloatArray, batch_features
+from ocr.features import FloatArray
 from ocr.model import Classifier
 from ocr.reading import Reading
 
@@ -46,7 +46,7 @@ class _Atom:
 
 def read_digit(strokes: Sequence[FloatArray], model: Classifier) -> Reading:
     """One character from all the strokes (already checked, in writing order)."""
-    probs = model.probabilities(batch_features([[s[:, :2] for s in strokes]]))[0]
+    probs = model.probabilities(model.features([[s[:, :2] for s in strokes]]))[0]
     order = np.argsort(-probs, kind="stable")
     alts = tuple((model.classes[i], float(probs[i])) for i in order[:_TOP])
     return Reading(alts[0][0], alts[0][1], alts)
@@ -88,7 +88,7 @@ def read_count(strokes: Sequence[FloatArray], model: Classifier) -> Reading:
     span = _MAX_SPAN if k <= _MAX_ENUMERATED_ATOMS else 1
     ranges = [(i, j) for i in range(k) for j in range(i + 1, min(k, i + span) + 1)]
     glyphs = [[s[:, :2] for a in atoms[i:j] for s in a.strokes] for i, j in ranges]
-    probs = dict(zip(ranges, model.probabilities(batch_features(glyphs)), strict=True))
+    probs = dict(zip(ranges, model.probabilities(model.features(glyphs)), strict=True))
     p_split = [_split_probability(atoms[i], atoms[i + 1], height) for i in range(k - 1)]
     scores: dict[str, float] = {}
     fallback: tuple[str, float] | None = None

@@ -27,9 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ocr.features import FloatArray, batch_features
-from ocr.model import DIGIT_MODEL, Classifier, softmax
+from ocr.model import DIGIT_MODEL, Classifier, Mlp, softmax
 
 DIGITS = tuple("0123456789")
+#: MLPs in the shipped ensemble.
+MEMBERS = 3
 IntArray = npt.NDArray[np.int64]
 
 
@@ -141,7 +143,7 @@ def fit_mlp(
                 v *= 0.999
                 v += 0.001 * g * g
                 p -= rate * (a / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-    return Classifier(classes, mean, std, tuple(ws), tuple(bs))
+    return Classifier(classes, (Mlp(mean, std, tuple(ws), tuple(bs)),))
 
 
 def fit_temperature(logits: FloatArray, y: IntArray) -> float:
@@ -156,6 +158,26 @@ def fit_temperature(logits: FloatArray, y: IntArray) -> float:
     return best_t
 
 
+def fit_ensemble(
+    base: FloatArray,
+    aug: FloatArray,
+    y: IntArray,
+    rows: IntArray,
+    *,
+    members: int,
+    epochs: int,
+    seed: int,
+) -> Classifier:
+    """``members`` MLPs, member k fitted (seed + k) on the originals of ``rows`` and its
+    own share of the augmented copies (``aug`` holds ``members`` shares in turn)."""
+    share = len(aug) // members
+    fitted = []
+    for k in range(members):
+        x, yy = training_rows(base, aug[k * share : (k + 1) * share], y, rows)
+        fitted.append(fit_mlp(x, yy, epochs=epochs, seed=seed + k))
+    return Classifier(fitted[0].classes, tuple(m for f in fitted for m in f.members))
+
+
 def training_rows(
     base: FloatArray, aug: FloatArray, y: IntArray, rows: IntArray
 ) -> tuple[FloatArray, IntArray]:
@@ -165,23 +187,37 @@ def training_rows(
 
 
 def loco_models(
-    samples: Sequence[Sample], base: FloatArray, aug: FloatArray, *, epochs: int, seed: int
+    samples: Sequence[Sample],
+    base: FloatArray,
+    aug: FloatArray,
+    *,
+    epochs: int,
+    seed: int,
+    members: int = 1,
 ) -> Iterator[tuple[str, Classifier, npt.NDArray[np.bool_]]]:
     """Per contributor: the model trained without it, and the mask of its samples."""
     y = np.array([DIGITS.index(s.label) for s in samples])
     contrib = np.array([s.contributor for s in samples])
     for c in sorted(set(contrib)):
-        x, yy = training_rows(base, aug, y, np.flatnonzero(contrib != c))
-        yield c, fit_mlp(x, yy, epochs=epochs, seed=seed), contrib == c
+        rows = np.flatnonzero(contrib != c)
+        model = fit_ensemble(base, aug, y, rows, members=members, epochs=epochs, seed=seed)
+        yield c, model, contrib == c
 
 
 def out_of_fold_logits(
-    samples: Sequence[Sample], base: FloatArray, aug: FloatArray, *, epochs: int, seed: int
+    samples: Sequence[Sample],
+    base: FloatArray,
+    aug: FloatArray,
+    *,
+    epochs: int,
+    seed: int,
+    members: int = 1,
 ) -> FloatArray:
     """Logits of every sample from the model trained without its contributor."""
     y = np.array([DIGITS.index(s.label) for s in samples])
     out = np.zeros((len(samples), len(DIGITS)))
-    for c, model, held in loco_models(samples, base, aug, epochs=epochs, seed=seed):
+    folds = loco_models(samples, base, aug, epochs=epochs, seed=seed, members=members)
+    for c, model, held in folds:
         out[held] = model.logits(base[held])
         acc = float(np.mean(out[held].argmax(axis=1) == y[held]))
         print(f"  held out {c}: {held.sum():5d} digits, top-1 {acc:.4f}", flush=True)
@@ -195,24 +231,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--copies", type=int, default=4, help="augmented copies per sample")
+    parser.add_argument("--members", type=int, default=MEMBERS, help="MLPs in the ensemble")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     samples = load_unipen(args.data / "unipen-1a.jsonl.gz")
     print(f"{len(samples)} digits from {len({s.contributor for s in samples})} contributors")
-    base, aug = features_with_copies(samples, args.copies, args.seed)
+    base, aug = features_with_copies(samples, args.copies * args.members, args.seed)
     y = np.array([DIGITS.index(s.label) for s in samples])
     print("leave-one-contributor-out, for the calibration temperature:")
-    oof = out_of_fold_logits(samples, base, aug, epochs=args.epochs, seed=args.seed)
+    oof = out_of_fold_logits(
+        samples, base, aug, epochs=args.epochs, seed=args.seed, members=args.members
+    )
     temperature = fit_temperature(oof, y)
     print(
         f"out-of-fold top-1 {np.mean(oof.argmax(axis=1) == y):.4f}; temperature {temperature:.3f}"
     )
-    x, yy = training_rows(base, aug, y, np.arange(len(samples)))
-    model = fit_mlp(x, yy, epochs=args.epochs, seed=args.seed)
-    final = Classifier(
-        model.classes, model.mean, model.std, model.weights, model.biases, temperature
+    rows = np.arange(len(samples))
+    model = fit_ensemble(
+        base, aug, y, rows, members=args.members, epochs=args.epochs, seed=args.seed
     )
-    final.save(args.out)
+    model.with_temperature(temperature).save(args.out)
     size = args.out.stat().st_size
     print(f"wrote {args.out} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -145,3 +145,37 @@ def test_reading_is_deterministic(bank_digits: list[tuple[str, list]]) -> None:
 def test_tesseract_engine_returns_a_reading(bank_digits: list[tuple[str, list]]) -> None:
     r = read(bank_digits[1][1], "digit", engine="tesseract")
     assert isinstance(r, Reading) and 0.0 <= r.confidence <= 1.0
+
+
+def test_model_file_round_trip_and_version_1(tmp_path: Path) -> None:
+    from ocr.features import FEATURE_SETS
+    from ocr.model import Classifier, Mlp
+
+    rng = np.random.default_rng(0)
+
+    def member(n: int) -> Mlp:
+        return Mlp(np.zeros(n), np.ones(n), (rng.normal(size=(n, 10)),), (np.zeros(10),))
+
+    n2 = FEATURE_SETS["v2"]
+    ens = Classifier(tuple(DIGITS), (member(n2), member(n2)), 1.5, "v2")
+    ens.save(tmp_path / "ens.npz")
+    back = Classifier.load(tmp_path / "ens.npz")
+    assert (len(back.members), back.feature_set, back.temperature) == (2, "v2", 1.5)
+    x = rng.normal(size=(3, n2))
+    assert np.allclose(back.probabilities(x), ens.probabilities(x), atol=1e-4)
+    assert np.allclose(back.probabilities(x).sum(axis=1), 1.0)
+    # a format-1 file (one MLP on feature set v1) still reads
+    n1, m = FEATURE_SETS["v1"], member(FEATURE_SETS["v1"])
+    np.savez(
+        tmp_path / "v1.npz",
+        version=np.array(1),
+        classes=np.array(tuple(DIGITS)),
+        mean=m.mean,
+        std=m.std,
+        temperature=np.array(2.0),
+        w0=m.weights[0],
+        b0=m.biases[0],
+    )
+    old = Classifier.load(tmp_path / "v1.npz")
+    assert (len(old.members), old.feature_set) == (1, "v1")
+    assert old.features([[rng.normal(size=(5, 2))]]).shape == (1, n1)
