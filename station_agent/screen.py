@@ -10,6 +10,7 @@ No I/O here: the CLI owns the terminal.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
@@ -66,6 +67,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Batterie du stylo faible — branchez-le pour le recharger.",
         "Pen battery low — plug it in to charge.",
     ),
+    "AGENT.201": (
+        "Le centre ne répond pas — tout est gardé et sera envoyé plus tard ; rien à faire.",
+        "The centre does not answer — everything is kept and will be sent later; nothing to do.",
+    ),
+    "AGENT.202": (
+        "Le centre refuse les envois — rien n'est perdu ; appelez le centre.",
+        "The centre refuses the uploads — nothing is lost; call the centre.",
+    ),
     "WIRE.101": (
         "Parasites sur la liaison avec le stylo — vérifiez le câble ; rien n'est perdu.",
         "Noise on the pen's line — check the cable; nothing is lost.",
@@ -107,6 +116,8 @@ _LABELS = {
     "pages": ("Pages", "Pages"),
     "batch": ("Lot hors ligne", "Offline batch"),
     "backlog": ("À envoyer au centre", "Waiting for upload"),
+    "last_ack": ("Dernier accusé du centre", "Last acknowledgement"),
+    "never": ("aucun", "none yet"),
     "warnings": ("Avertissements", "Warnings"),
     "none": ("aucun", "none"),
     "unknown": ("inconnue", "unknown"),
@@ -125,6 +136,9 @@ class ScreenState:
     batch: tuple[int, int, int] | None = None
     """Offline batch being downloaded: (id, chunks received, chunks)."""
     backlog: int = 0
+    last_ack_seq: int | None = None
+    """The last batch the centre acknowledged (None: none yet, or no centre)."""
+    last_ack_ms: int | None = None
     warnings: tuple[str, ...] = ()
     """Codes of the latest warnings, newest last."""
 
@@ -163,6 +177,24 @@ def apply(state: ScreenState, event: LinkEvent) -> ScreenState:
     return state
 
 
+def apply_upload(
+    state: ScreenState,
+    backlog: int,
+    status: str,
+    last_ack_seq: int | None,
+    last_ack_ms: int | None,
+) -> ScreenState:
+    """The state after an upload step (pure); ``status`` as in UploadResult."""
+    state = dataclasses.replace(
+        state, backlog=backlog, last_ack_seq=last_ack_seq, last_ack_ms=last_ack_ms
+    )
+    if status == "unavailable":
+        return _warn(state, "AGENT.201")
+    if status == "refused":
+        return _warn(state, "AGENT.202")
+    return state
+
+
 def message(code: str, lang: str = "fr") -> str:
     """The plain sentence for a warning code (the code itself if it is not catalogued)."""
     fr, en = MESSAGES.get(code, (f"Anomalie {code}", f"Anomaly {code}"))
@@ -195,6 +227,13 @@ def render(state: ScreenState, lang: str = "fr") -> RenderableType:
         batch_id, got, n = state.batch
         table.add_row(label("batch"), f"#{batch_id}: {got}/{n}")
     table.add_row(label("backlog"), str(state.backlog))
+    if state.last_ack_seq is None:
+        table.add_row(label("last_ack"), label("never"))
+    else:
+        when = ""
+        if state.last_ack_ms is not None:
+            when = time.strftime(" %H:%M:%S", time.localtime(state.last_ack_ms / 1000))
+        table.add_row(label("last_ack"), f"#{state.last_ack_seq}{when}")
     warnings = Text()
     for code in state.warnings:
         warnings.append(f"• {message(code, lang)} ({code})\n", style="yellow")

@@ -5,9 +5,16 @@
   ``socket://``, ``spy://``) into the journal and shows the president's
   screen until Ctrl-C or SIGTERM. ``--events`` prints one JSON line per link
   event instead of the screen (for logs and tests).
+  With ``--centre URL --station ID`` it also uploads the journal in a background
+  thread and shows the upload backlog and the last acknowledgement.
+- ``plume agent enrol --station ID --code CODE --centre URL --journal PATH``
+  creates the station key next to the journal and registers it with the centre.
 - ``plume agent status --journal PATH [--json]`` prints what the journal holds.
+- ``plume agent close --journal PATH --centre URL --station ID`` uploads everything
+  pending, then prints the closing code for the paper PV.
 
-Exit codes: 0 done, 1 the journal cannot be opened, 2 a bad command line.
+Exit codes: 0 done, 1 failed (the journal cannot be opened, the centre refused or
+cannot be reached, no station key), 2 a bad command line.
 """
 
 from __future__ import annotations
@@ -21,14 +28,21 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.live import Live
 
 from hardware_sim.url_handler import register as register_pensim
 from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from station_agent.closing import UploadLoop, UploadStatus, closing_code, flush
+from station_agent.identity import EnrolError, enrol, key_path, load_or_create_key
 from station_agent.journal import Journal, JournalError
 from station_agent.pen_link import LinkEvent, PenLink, serial_opener
-from station_agent.screen import ScreenState, apply, render
+from station_agent.screen import ScreenState, apply, apply_upload, render
+from station_agent.uploader import Uploader
+
+HTTP_TIMEOUT_S = 10.0
 
 
 def register(sub: Any) -> None:
@@ -49,7 +63,22 @@ def register(sub: Any) -> None:
         "--kit", action="append", metavar="SERIAL", help="serial of a pen of the station kit"
     )
     run.add_argument("--events", action="store_true", help="print JSON lines, not the screen")
+    run.add_argument("--centre", help="centre URL: upload the journal while running")
+    run.add_argument("--station", help="station id (with --centre)")
     run.set_defaults(handler=_run)
+
+    en = verbs.add_parser("enrol", help="create the station key and register it with the centre")
+    en.add_argument("--station", required=True, help="station id from the kit")
+    en.add_argument("--code", required=True, help="one-time enrolment code from the kit")
+    en.add_argument("--centre", required=True, help="centre URL")
+    en.add_argument("--journal", type=Path, required=True, help="SQLite journal file")
+    en.set_defaults(handler=_enrol)
+
+    close = verbs.add_parser("close", help="upload everything, then print the closing code")
+    close.add_argument("--journal", type=Path, required=True, help="SQLite journal file")
+    close.add_argument("--centre", required=True, help="centre URL")
+    close.add_argument("--station", required=True, help="station id")
+    close.set_defaults(handler=_close)
 
     status = verbs.add_parser("status", help="what the journal holds")
     status.add_argument("--journal", type=Path, required=True, help="SQLite journal file")
@@ -61,8 +90,26 @@ def _err(message: str) -> None:
     print(f"plume agent: {message}", file=sys.stderr)
 
 
+def _station_key(journal_path: Path) -> Ed25519PrivateKey | None:
+    path = key_path(journal_path)
+    if not path.exists():
+        _err(f"no station key at {path}: enrol first with 'plume agent enrol'")
+        return None
+    try:
+        return load_or_create_key(path)
+    except (EnrolError, ValueError) as exc:
+        _err(f"cannot read the station key {path}: {exc}")
+        return None
+
+
 def _run(args: argparse.Namespace) -> int:
     register_pensim()
+    if bool(args.centre) != bool(args.station):
+        _err("--centre and --station go together")
+        return EXIT_USAGE
+    key = _station_key(args.journal) if args.centre else None
+    if args.centre and key is None:
+        return EXIT_FAILED
     try:
         journal = Journal.open(args.journal)
     except JournalError as exc:
@@ -73,23 +120,113 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     link = PenLink(journal, serial_opener(args.port), port_name=args.port, known_pens=args.kit)
     state = ScreenState(backlog=journal.backlog())
-    with journal:
-        if args.events:
+    lock = threading.Lock()
+    refresh: list[Any] = []  # the Live display, once started
+    http = httpx.Client(timeout=HTTP_TIMEOUT_S) if args.centre else None
 
-            def emit(event: LinkEvent) -> None:
-                line = {"event": type(event).__name__, **dataclasses.asdict(event)}
-                print(json.dumps(line), flush=True)
+    def pause(seconds: float) -> None:
+        stop.wait(seconds)  # backoff that a stop interrupts
 
-            link.run(stop, emit)
-            return EXIT_OK
-        with Live(render(state, args.lang), console=Console(), auto_refresh=False) as live:
+    def make_uploader() -> Uploader:
+        assert http is not None and key is not None
+        # its own journal connection: the journal is not thread-safe
+        own = Journal.open(args.journal)
+        return Uploader(own, args.station, key, args.centre, http, sleep=pause)
 
-            def show(event: LinkEvent) -> None:
-                nonlocal state
-                state = dataclasses.replace(apply(state, event), backlog=journal.backlog())
-                live.update(render(state, args.lang), refresh=True)
+    def on_upload(st: UploadStatus) -> None:
+        nonlocal state
+        with lock:
+            state = apply_upload(state, st.backlog, st.last_status, st.last_ack_seq, st.last_ack_ms)
+            if args.events:
+                print(json.dumps({"event": "Upload", **dataclasses.asdict(st)}), flush=True)
+            elif refresh:
+                refresh[0].update(render(state, args.lang), refresh=True)
 
-            link.run(stop, show)
+    loop = UploadLoop(make_uploader, stop, on_upload) if http is not None else None
+    try:
+        with journal:
+            if loop is not None:
+                loop.start()
+            if args.events:
+
+                def emit(event: LinkEvent) -> None:
+                    line = {"event": type(event).__name__, **dataclasses.asdict(event)}
+                    with lock:
+                        print(json.dumps(line), flush=True)
+
+                link.run(stop, emit)
+                return EXIT_OK
+            with Live(render(state, args.lang), console=Console(), auto_refresh=False) as live:
+                refresh.append(live)
+
+                def show(event: LinkEvent) -> None:
+                    nonlocal state
+                    with lock:
+                        state = dataclasses.replace(apply(state, event), backlog=journal.backlog())
+                        live.update(render(state, args.lang), refresh=True)
+
+                link.run(stop, show)
+                with lock:
+                    refresh.clear()
+    finally:
+        stop.set()
+        if loop is not None:
+            loop.join(timeout=HTTP_TIMEOUT_S * 2)
+        if http is not None:
+            http.close()
+    return EXIT_OK
+
+
+def _enrol(args: argparse.Namespace) -> int:
+    args.journal.parent.mkdir(parents=True, exist_ok=True)
+    path = key_path(args.journal)
+    try:
+        key = load_or_create_key(path)
+        with httpx.Client(base_url=args.centre, timeout=HTTP_TIMEOUT_S) as http:
+            result = enrol(http, args.station, args.code, key)
+    except EnrolError as exc:
+        _err(f"enrolment refused by the centre: {exc}")
+        return EXIT_FAILED
+    except ValueError as exc:
+        _err(f"cannot read the station key {path}: {exc}")
+        return EXIT_FAILED
+    what = "enrolled" if result.created else "already enrolled with this key (nothing changed)"
+    print(f"station {result.station_id} {what}; key {path} (keep it on this laptop)")
+    return EXIT_OK
+
+
+def _close(args: argparse.Namespace) -> int:
+    if not args.journal.exists():
+        _err(f"no journal at {args.journal}: check the path given to 'plume agent run'")
+        return EXIT_FAILED
+    key = _station_key(args.journal)
+    if key is None:
+        return EXIT_FAILED
+    try:
+        journal = Journal.open(args.journal)
+    except JournalError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    with journal, httpx.Client(timeout=HTTP_TIMEOUT_S) as http:
+        uploader = Uploader(journal, args.station, key, args.centre, http)
+        try:
+            result = flush(uploader)
+        finally:
+            uploader.close()
+    if not result.complete:
+        last = result.last
+        if last.status == "unavailable":
+            why = f"the centre at {args.centre} cannot be reached"
+        else:
+            why = f"the centre refused batch {last.seq}: [{last.code}] {last.message}"
+        _err(
+            f"not closed: {why}; {result.backlog} event(s) still waiting, nothing is lost. "
+            "Run 'plume agent close' again when the centre answers."
+        )
+        return EXIT_FAILED
+    print(f"all events acknowledged by the centre (last batch #{result.head_seq})")
+    print(f"chain head {result.head_hash}")
+    print(f"closing code: {closing_code(result.head_hash)}  (write it on the paper PV)")
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ from station_agent.pen_link import (
     LinkEvent,
     PenStatus,
 )
-from station_agent.screen import MESSAGES, ScreenState, apply, render
+from station_agent.screen import MESSAGES, ScreenState, apply, apply_upload, render
 
 
 def text(state: ScreenState, lang: str = "fr") -> str:
@@ -63,3 +63,16 @@ def test_every_code_the_agent_raises_has_both_languages() -> None:
     for code, (fr, en) in MESSAGES.items():
         assert fr and en and fr != en, code
         assert "—" in fr and "—" in en, f"{code} must say what to do"
+
+
+def test_upload_backlog_last_ack_and_centre_warnings() -> None:
+    state = ScreenState()
+    assert "Dernier accusé du centre" in text(state) and "none yet" in text(state, "en")
+    state = apply_upload(state, 12, "accepted", 7, None)
+    assert (state.backlog, state.last_ack_seq) == (12, 7)
+    assert "#7" in text(state) and "Last acknowledgement" in text(state, "en")
+    state = apply_upload(state, 12, "unavailable", 7, None)
+    assert state.warnings == ("AGENT.201",)
+    assert "Le centre ne répond pas" in text(state)
+    state = apply_upload(state, 12, "refused", 7, None)
+    assert state.warnings[-1] == "AGENT.202" and "call the centre" in text(state, "en")

@@ -1,0 +1,113 @@
+"""Uploading in the background, flushing, and the closing code (docs/station-protocol.md).
+
+:func:`closing_code` is pure: the president writes it on the paper PV, binding the
+paper to the head of the station's hash chain. :class:`UploadLoop` runs an
+:class:`~station_agent.uploader.Uploader` in its own thread with its own journal
+connection (the journal is not thread-safe); it holds at most one batch in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pen.batches import GENESIS_HASH
+from station_agent.uploader import Uploader, UploadResult
+
+IDLE_WAIT_S = 1.0
+UNAVAILABLE_WAIT_S = 10.0
+
+
+def closing_code(head_hash: str) -> str:
+    """The closing code for a chain head (64 hex): ``XXXX-XXXX``.
+
+    The first 8 characters of the base32 (RFC 4648) of SHA-256 over the ASCII of the
+    lowercase head hash, grouped 4-4. Base32 has no 0/O or 1/I confusion to write.
+    """
+    digest = hashlib.sha256(head_hash.strip().lower().encode("ascii")).digest()
+    code = base64.b32encode(digest).decode("ascii")[:8]
+    return f"{code[:4]}-{code[4:]}"
+
+
+def acked_head(uploader: Uploader) -> tuple[int, str]:
+    """(seq, hash) of the last batch the centre acknowledged; (0, genesis) if none."""
+    head = uploader.head()
+    if head is None:
+        return 0, GENESIS_HASH
+    if uploader.journal.uploaded_upto() >= head.upto_event_id:
+        return head.seq, head.hash
+    prev = uploader._row("WHERE seq = ?", (head.seq - 1,))  # at most one batch is unacked
+    return (0, GENESIS_HASH) if prev is None else (prev.seq, prev.hash)
+
+
+@dataclass(frozen=True, slots=True)
+class FlushResult:
+    complete: bool
+    """Every journalled event is acknowledged by the centre."""
+    backlog: int
+    last: UploadResult
+    head_seq: int
+    head_hash: str
+
+
+def flush(
+    uploader: Uploader, now_ms: Callable[[], int] | None = None, max_steps: int = 1_000_000
+) -> FlushResult:
+    """Upload until the journal is empty, the centre is unreachable, or it refuses."""
+    clock = now_ms or (lambda: int(time.time() * 1000))
+    last = UploadResult("idle")
+    for _ in range(max_steps):
+        last = uploader.step(clock())
+        if not last.acked:
+            break
+    backlog = uploader.journal.backlog()
+    seq, head = acked_head(uploader)
+    return FlushResult(backlog == 0 and last.status == "idle", backlog, last, seq, head)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadStatus:
+    backlog: int
+    last_ack_seq: int | None
+    last_ack_ms: int | None
+    last_status: str
+
+
+class UploadLoop(threading.Thread):
+    """Step ``make_uploader()``'s uploader until ``stop`` is set; report after each step."""
+
+    def __init__(
+        self,
+        make_uploader: Callable[[], Uploader],
+        stop: threading.Event,
+        on_status: Callable[[UploadStatus], None],
+    ) -> None:
+        super().__init__(name="uploader", daemon=True)
+        self._make = make_uploader
+        self._stop_event = stop
+        self._on_status = on_status
+
+    def run(self) -> None:
+        uploader = self._make()
+        last_seq: int | None = None
+        last_ms: int | None = None
+        try:
+            while not self._stop_event.is_set():
+                now = int(time.time() * 1000)
+                result = uploader.step(now)
+                if result.acked:
+                    last_seq, last_ms = result.seq, now
+                self._on_status(
+                    UploadStatus(uploader.journal.backlog(), last_seq, last_ms, result.status)
+                )
+                if result.status == "idle":
+                    self._stop_event.wait(IDLE_WAIT_S)
+                elif not result.acked:
+                    self._stop_event.wait(UNAVAILABLE_WAIT_S)
+        finally:
+            uploader.close()
+            uploader.journal.close()
