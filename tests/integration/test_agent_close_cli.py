@@ -15,8 +15,9 @@ from plume.cli import main
 from station_agent.closing import closing_code
 from station_agent.identity import key_path
 from station_agent.journal import Journal
-from tests.integration.test_agent_upload import SID, Centre, _free_port, _journal_events
+from tests.integration.test_agent_upload import SID, Centre, _journal_events
 from tests.integration.test_agent_upload import centre as centre
+from tests.live_ingest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +88,7 @@ def test_close_with_the_centre_unreachable_fails_and_keeps_everything(
     assert main([*enrol, "--code", centre.code]) == 0
     with Journal.open(db) as j:
         _journal_events(j, 3)
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     close = ["agent", "close", "--journal", str(db), "--centre", dead, "--station", SID]
     capsys.readouterr()
     t0 = time.monotonic()

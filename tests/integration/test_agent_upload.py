@@ -10,28 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import stat
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from ingest.app import create_app
 from ingest.db import StoredBatch, session
-from ingest.settings import Settings
 from ingest.stations import create_kits
 from pen.batches import parse_batch
 from station_agent.identity import EnrolError, enrol, key_path, load_or_create_key
 from station_agent.journal import EventRecord, Journal
 from station_agent.uploader import Uploader
+from tests.live_ingest import serve_ingest
 
 SID = "01004-0008"
 
@@ -52,13 +47,6 @@ class Centre:
         return [(r[0], bytes(r[1])) for r in rows]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def centre(tmp_path: Path) -> Iterator[Centre]:
     with _serve(tmp_path / "ingest.db") as c:
@@ -67,21 +55,9 @@ def centre(tmp_path: Path) -> Iterator[Centre]:
 
 @contextlib.contextmanager
 def _serve(db_path: Path) -> Iterator[Centre]:
-    app = create_app(Settings(database_url=f"sqlite:///{db_path}"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
+    with serve_ingest(db_path) as (app, base):
         code = create_kits(app.state.engine, [SID])[SID]
-        yield Centre(app, f"http://127.0.0.1:{port}", code)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        yield Centre(app, base, code)
 
 
 @pytest.fixture

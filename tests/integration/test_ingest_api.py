@@ -9,13 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -34,6 +32,7 @@ from pen.batches import (
     public_key_bytes,
     sign_batch,
 )
+from tests.live_ingest import serve_ingest
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SID = "01004-0008"
@@ -195,26 +194,9 @@ def test_settings_refuse_default_secret_outside_development() -> None:
     Settings(environment="production", secret_key="s3cret-from-the-vault")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def test_real_http_on_loopback(tmp_path: object) -> None:
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/ingest.db"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
+def test_real_http_on_loopback(tmp_path: Path) -> None:
+    with serve_ingest(tmp_path / "ingest.db") as (app, base):
         code = create_kits(app.state.engine, [SID])[SID]
-        base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=5) as http:
             pub = base64.b64encode(public_key_bytes(KEY)).decode()
             r = http.post(f"/v1/stations/{SID}/enrol", json={"code": code, "public_key": pub})
@@ -222,9 +204,6 @@ def test_real_http_on_loopback(tmp_path: object) -> None:
             for b in _chain(3):
                 r = http.post(f"/v1/stations/{SID}/batches", content=encode_batch(b))
                 assert r.status_code == 201 and r.json()["hash"] == batch_hash(b)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_a_route_without_access_decision_refuses_to_start() -> None:
