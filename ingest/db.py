@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     Engine,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -81,6 +84,195 @@ class Rejection(Base):
     body_sha256: Mapped[str] = mapped_column(String(64))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class KitPage(Base):
+    """A range of page addresses issued to one station for one form kind.
+
+    Pages ``segment.shelf.book.first_page`` .. ``segment.shelf.book.last_page``
+    belong to ``station_id`` and carry form ``form`` (``pv`` or ``contact``).
+    """
+
+    __tablename__ = "kit_pages"
+    __table_args__ = (
+        UniqueConstraint("segment", "shelf", "book", "first_page", name="uq_kit_pages_start"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.station_id"), index=True)
+    form: Mapped[str] = mapped_column(String(32))
+    segment: Mapped[int] = mapped_column(Integer)
+    shelf: Mapped[int] = mapped_column(Integer)
+    book: Mapped[int] = mapped_column(Integer)
+    first_page: Mapped[int] = mapped_column(Integer)
+    last_page: Mapped[int] = mapped_column(Integer)
+
+
+class KitPen(Base):
+    """A pen serial issued in a station's kit."""
+
+    __tablename__ = "kit_pens"
+
+    pen_serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.station_id"), index=True)
+
+
+class InkStroke(Base):
+    """One stroke decoded at the centre from a stored batch, with the field it fell in."""
+
+    __tablename__ = "ink_strokes"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    pen_serial: Mapped[str] = mapped_column(String(64))
+    page: Mapped[str] = mapped_column(String(64), index=True)
+    """Page address ``segment.shelf.book.page``."""
+    form: Mapped[str | None] = mapped_column(String(32), default=None)
+    """Form kind of the page from the kit; ``None`` if the page was issued to nobody."""
+    field_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Field the stroke falls in (largest share); ``None`` outside every box."""
+    t_start_ms: Mapped[int] = mapped_column(BigInteger)
+    t_end_ms: Mapped[int] = mapped_column(BigInteger)
+    n_points: Mapped[int] = mapped_column(Integer)
+    points: Mapped[bytes] = mapped_column(LargeBinary)
+    """float64 little-endian (N, 4): x mm, y mm, t ms, force."""
+    flags: Mapped[str] = mapped_column(String(64), default="")
+    """Comma-separated: ``incomplete``, ``foreign_page``, ``foreign_pen``."""
+
+
+class FieldInk(Base):
+    """The ink of one field box on one page: read again whenever more ink arrives."""
+
+    __tablename__ = "fields"
+    __table_args__ = (UniqueConstraint("page", "field_id", name="uq_fields_page_field"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    page: Mapped[str] = mapped_column(String(64))
+    form: Mapped[str] = mapped_column(String(32))
+    field_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    """Field kind from the layout (``count``, ``digit``, ``upper``, ...)."""
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped each time a stroke is added; a reading names the version it read."""
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending`` (ink may still come), ``ready`` (to read), ``read``."""
+    last_ink_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Centre clock when ink last arrived (idle detection)."""
+
+
+class Reading(Base):
+    """What recognition read in a field at one version (confidence, alternatives)."""
+
+    __tablename__ = "readings"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    field_pk: Mapped[int] = mapped_column(ForeignKey("fields.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    engine: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    """``None`` for contact fields (their text is only in :class:`Contact`, encrypted)."""
+    confidence: Mapped[float] = mapped_column(Float)
+    alternatives: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """``[[text, confidence], ...]``; empty for contact fields."""
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class PvResult(Base):
+    """A station's PV as the centre reads it: one value per count field."""
+
+    __tablename__ = "pv_results"
+
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.station_id"), primary_key=True)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Field id -> integer, or ``None`` while unread or under review."""
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    """Lowest confidence of the values."""
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Every count field has a value."""
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Contact(Base):
+    """A voter's contact form: every personal field encrypted apart (AES-GCM)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("page", name="uq_contacts_page"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    page: Mapped[str] = mapped_column(String(64))
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    encrypted: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """Field name -> base64(nonce | ciphertext | tag); associated data names the field."""
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class FindingRow(Base):
+    """A reconciliation finding stored for a station."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    """``open``, ``in_review``, ``resolved``."""
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReviewItem(Base):
+    """Something a person must decide: a low-confidence reading or a finding."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (UniqueConstraint("kind", "ref_id", "version", name="uq_review_ref"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``reading`` (ref: fields.id) or ``finding`` (ref: findings.id)."""
+    ref_id: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    """The field version under review (0 for findings)."""
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    """``waiting`` (0-1 keyings), ``disputed`` (two keyings differ), ``decided``."""
+    proposal: Mapped[str | None] = mapped_column(Text, default=None)
+    """What the machine read (not for contact fields)."""
+    decision: Mapped[str | None] = mapped_column(Text, default=None)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class Keying(Base):
+    """One reviewer's independent keying of a review item."""
+
+    __tablename__ = "keyings"
+    __table_args__ = (UniqueConstraint("item_id", "reviewer", name="uq_keyings_reviewer"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class PipelineCursor(Base):
+    """How far a background step has processed the stored batches (by ``batches.id``)."""
+
+    __tablename__ = "pipeline_cursors"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 @event.listens_for(StoredBatch, "before_update")
