@@ -33,8 +33,8 @@ from pen.batches import (
     sign_batch,
 )
 from tests.live_ingest import serve_ingest
+from tests.pg import PG_URL
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SID = "01004-0008"
 
 
