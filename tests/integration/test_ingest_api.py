@@ -191,7 +191,8 @@ def test_unenrolled_and_oversized(client: TestClient) -> None:
 def test_settings_refuse_default_secret_outside_development() -> None:
     with pytest.raises(ValueError, match="PLUME_SECRET_KEY"):
         Settings(environment="production")
-    Settings(environment="production", secret_key="s3cret-from-the-vault")
+    key = base64.b64encode(bytes(range(32))).decode()
+    Settings(environment="production", secret_key="s3cret-from-the-vault", contact_key=key)
 
 
 def test_real_http_on_loopback(tmp_path: Path) -> None:
