@@ -1,6 +1,6 @@
 """Uploading in the background, flushing, and the closing code (docs/station-protocol.md).
 
-:func:`closing_code` is pure: the president writes it on the paper PV, binding the
+:func:`pen.batches.closing_code` (pure) binds the paper PV to the head of the station's hash
 paper to the head of the station's hash chain. :class:`UploadLoop` runs an
 :class:`~station_agent.uploader.Uploader` in its own thread with its own journal
 connection (the journal is not thread-safe); it holds at most one batch in memory.
@@ -8,8 +8,6 @@ connection (the journal is not thread-safe); it holds at most one batch in memor
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -20,17 +18,6 @@ from station_agent.uploader import Uploader, UploadResult
 
 IDLE_WAIT_S = 1.0
 UNAVAILABLE_WAIT_S = 10.0
-
-
-def closing_code(head_hash: str) -> str:
-    """The closing code for a chain head (64 hex): ``XXXX-XXXX``.
-
-    The first 8 characters of the base32 (RFC 4648) of SHA-256 over the ASCII of the
-    lowercase head hash, grouped 4-4. Base32 has no 0/O or 1/I confusion to write.
-    """
-    digest = hashlib.sha256(head_hash.strip().lower().encode("ascii")).digest()
-    code = base64.b32encode(digest).decode("ascii")[:8]
-    return f"{code[:4]}-{code[4:]}"
 
 
 def acked_head(uploader: Uploader) -> tuple[int, str]:

@@ -18,6 +18,7 @@ Typical use::
 """
 
 from pen.batches._chain import ChainHead, ChainVerdict, ChainVerifier, Verdict, check_chain
+from pen.batches._closing import closing_code
 from pen.batches._format import (
     FORMAT_VERSION,
     GENESIS_HASH,
@@ -63,6 +64,7 @@ __all__ = [
     "batch_to_dict",
     "canonical_bytes",
     "check_chain",
+    "closing_code",
     "encode_batch",
     "load_public_key",
     "make_batch",

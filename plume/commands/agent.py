@@ -34,8 +34,9 @@ from rich.console import Console
 from rich.live import Live
 
 from hardware_sim.url_handler import register as register_pensim
+from pen.batches import closing_code
 from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from station_agent.closing import UploadLoop, UploadStatus, closing_code, flush
+from station_agent.closing import UploadLoop, UploadStatus, flush
 from station_agent.identity import EnrolError, enrol, key_path, load_or_create_key
 from station_agent.journal import Journal, JournalError
 from station_agent.pen_link import LinkEvent, PenLink, serial_opener

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from hardware_sim.pty_port import PtyPen
+from pen.batches import closing_code
 from plume.cli import main
-from station_agent.closing import closing_code
 from station_agent.identity import key_path
 from station_agent.journal import Journal
 from tests.integration.test_agent_upload import SID, Centre, _journal_events

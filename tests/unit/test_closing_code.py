@@ -6,8 +6,7 @@ import base64
 import hashlib
 import re
 
-from pen.batches import GENESIS_HASH
-from station_agent.closing import closing_code
+from pen.batches import GENESIS_HASH, closing_code
 
 HEAD = "3f" * 32
 
