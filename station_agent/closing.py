@@ -1,7 +1,7 @@
 """Uploading in the background, flushing, and the closing code (docs/station-protocol.md).
 
-:func:`pen.batches.closing_code` (pure) binds the paper PV to the head of the station's hash
-paper to the head of the station's hash chain. :class:`UploadLoop` runs an
+:func:`pen.batches.closing_code` (pure) binds the paper PV to the head of the station's
+hash chain. :class:`UploadLoop` runs an
 :class:`~station_agent.uploader.Uploader` in its own thread with its own journal
 connection (the journal is not thread-safe); it holds at most one batch in memory.
 """
