@@ -1,4 +1,4 @@
-"""``plume demo`` as a user runs it: a real process, real files."""
+"""``plume demo --wire-only`` as a user runs it: a real process, real files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pen.inkml import from_inkml
 
 def run_demo(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "plume", "demo", "--out", str(out), "--json", *extra],
+        [sys.executable, "-m", "plume", "demo", "--wire-only", "--out", str(out), "--json", *extra],
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,0 +1,1 @@
+"""The demonstrations behind ``plume demo``: the whole chain, or one PV's wire."""
