@@ -398,7 +398,10 @@ def run_election(
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda d: _enrol(d, base), stations))
         opening = min(d.day.opening_ms for d in stations)
-        end = max(max(e.t_ms for e in d.day.events) for d in stations)
+        end = max(
+            max(max(e.t_ms for e in d.day.events), max(st.end_ms for st in d.day.pen_ink()))
+            for d in stations
+        )
         speed = (end - opening) / 1000 / day_seconds
         try:
             for d in stations:
@@ -460,6 +463,8 @@ def _watch_day(
     )
     task = progress.add_task("Day", total=span, detail="")
     last_line = 0.0
+    stalled_since: float | None = None
+    last_pending = -1
     with progress:
         while True:
             if server.poll() is not None:
@@ -479,8 +484,20 @@ def _watch_day(
             if not live and time.monotonic() - last_line >= 10:
                 console.print(f"   {detail}")
                 last_line = time.monotonic()
-            if now >= end and pending == 0:
+            if pending == 0:
                 break
+            if now >= end + 60_000 and pending == last_pending:
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > 20:
+                    stuck = [d.station.id for d in stations if _pending(d)]
+                    console.print(
+                        f"[yellow]pens of {', '.join(stuck)} still hold {pending} message(s) "
+                        "after the day's end; closing anyway[/]"
+                    )
+                    break
+            else:
+                stalled_since = None
+            last_pending = pending
             time.sleep(0.5)
 
 
