@@ -2,12 +2,14 @@
 returning findings with stable codes and evidence. Depends only on pen.
 (Built under issue 7.)
 
-Entry point: :func:`check_pv`. The rules are listed in
+Entry points: :func:`check_pv` (one station) and :func:`check_across`
+(statistics over many stations). The rules are listed in
 :mod:`reconciliation.catalogue` and docs/reconciliation-rules.md.
 """
 
 from __future__ import annotations
 
+from reconciliation.across import check_across
 from reconciliation.arithmetic import PvCounts, check_counts
 from reconciliation.catalogue import RULES, Rule, field_label, render_markdown, rule
 from reconciliation.config import DEFAULT_CONFIG, ReconciliationConfig
@@ -18,6 +20,7 @@ from reconciliation.findings import (
     ReconciliationError,
     Severity,
 )
+from reconciliation.tallies import NATIONAL, StationTally, area_id
 from reconciliation.timeline import (
     PvTimeline,
     StationContext,
@@ -27,6 +30,7 @@ from reconciliation.timeline import (
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "NATIONAL",
     "RULES",
     "Evidence",
     "EvidenceValue",
@@ -38,6 +42,9 @@ __all__ = [
     "Rule",
     "Severity",
     "StationContext",
+    "StationTally",
+    "area_id",
+    "check_across",
     "check_counts",
     "check_pv",
     "check_timeline",
