@@ -36,3 +36,32 @@ def stuffed(t: StationTally, candidate: int, extra: int) -> StationTally:
         contributions=(c.contributions or 0) + extra,
     )
     return dataclasses.replace(t, counts=counts)
+
+
+def results_document(tallies: list[StationTally], **extra: object) -> dict[str, object]:
+    """A plume-results v1 document (docs/reports.md) holding ``tallies``."""
+    stations = []
+    for t in tallies:
+        c = t.counts
+        counts = {k: getattr(c, k) for k in ("signatures", "ballots", "blank", "spoiled", "valid")}
+        counts |= {
+            "candidates": list(c.candidates),
+            "contributions": c.contributions,
+            "closing_time": c.closing_time,
+        }
+        stations.append(
+            {
+                "station_id": t.station_id,
+                "departement": t.departement,
+                "commune": f"Commune {t.station_id[:5]}",
+                "registered": t.registered,
+                "counts": counts,
+            }
+        )
+    return {
+        "format": "plume-results",
+        "version": 1,
+        "election": {"generated_at": "2011-10-09T22:00:00+02:00"},
+        "stations": stations,
+        **extra,
+    }
