@@ -155,7 +155,8 @@ def _results(summary: AreaSummary, candidates: Sequence[str]) -> str:
         '<table><tr><th>candidate</th><th class="n">votes</th><th class="n">share</th></tr>'
         f"{rows}</table>"
     )
-    return head + table + _bars(candidates[: len(shares)], shares)
+    shown = min(len(candidates), len(shares))
+    return head + table + _bars(candidates[:shown], shares[:shown])
 
 
 def _fingerprint(summary: AreaSummary, candidates: Sequence[str]) -> str:

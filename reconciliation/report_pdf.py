@@ -4,7 +4,8 @@
 results, stations reporting, the fingerprint drawn as vector squares, and
 every finding by severity with its evidence. Deterministic: reportlab's
 invariant mode fixes the document id and dates, and the generation time
-printed is an input.
+printed is an input. Pages are not compressed, so the text can be searched
+in the file itself (reports are small).
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def area_pdf(
         title=title,
         author="Plume",
         invariant=1,
+        pageCompression=0,
         leftMargin=18 * mm,
         rightMargin=18 * mm,
     )
