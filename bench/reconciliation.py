@@ -11,9 +11,10 @@ of honest stations with an error-severity finding.
 
     python bench/reconciliation.py [--per-scenario 60] [--seed 1] [--elections 5] [--json out.json]
 
-Scenarios that reconciliation cannot see from the pen data alone are listed
-as such: ``paper_alteration`` needs the pen-against-paper rule (reading the
-scanned PV), ``duplicate_upload`` is ingest's idempotency.
+The pen-against-paper rule (F.301) gets the paper PV's values as the
+simulator drew them, read exactly with confidence 1: there is no scan reader
+yet, so ``paper_alteration``'s recall here is the rule's, not the whole
+chain's. ``duplicate_upload`` is ingest's idempotency, not a PV rule.
 
 A second part runs the across-station rules (W.601-W.607,
 ``reconciliation.check_across``) on whole simulated elections: every one of
@@ -44,7 +45,7 @@ from bench.common import print_table, write_json
 from hardware_sim.scenarios import SCENARIOS, simulate_station
 from hardware_sim.stations import pick_stations
 from pen.forms import load_form
-from reconciliation import Severity, StationTally, check_across, check_pv
+from reconciliation import PaperReading, Severity, StationTally, check_across, check_pv
 from reconciliation.tallies import area_id, by_departement, winner
 from tests.tallies import honest_tallies, stuffed
 
@@ -78,8 +79,16 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
     for i, station in enumerate(stations):
         scenario = SCENARIOS[i % len(SCENARIOS)]
         run = simulate_station(station, scenario, seed=args.seed * 100_003 + i, layout=layout)
+        paper = {  # read exactly: no scan reader in the loop yet
+            name: PaperReading(str(value), 1.0)
+            for name, value in run.pv_counts("paper").counts()
+            if value is not None
+        }
         findings = check_pv(
-            run.pv_counts("written"), station_id=station.id, timeline=run.timeline(layout)
+            run.pv_counts("written"),
+            station_id=station.id,
+            timeline=run.timeline(layout),
+            paper=paper,
         )
         severities = {f.severity for f in findings}
         level = (

@@ -9,6 +9,8 @@ Entry points: :func:`check_pv` (one station) and :func:`check_across`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reconciliation.across import check_across
 from reconciliation.arithmetic import PvCounts, check_counts
 from reconciliation.catalogue import RULES, Rule, field_label, render_markdown, rule
@@ -20,6 +22,7 @@ from reconciliation.findings import (
     ReconciliationError,
     Severity,
 )
+from reconciliation.paper import PaperReading, check_paper
 from reconciliation.tallies import NATIONAL, StationTally, area_id
 from reconciliation.timeline import (
     PvTimeline,
@@ -35,6 +38,7 @@ __all__ = [
     "Evidence",
     "EvidenceValue",
     "Finding",
+    "PaperReading",
     "PvCounts",
     "PvTimeline",
     "ReconciliationConfig",
@@ -46,6 +50,7 @@ __all__ = [
     "area_id",
     "check_across",
     "check_counts",
+    "check_paper",
     "check_pv",
     "check_timeline",
     "field_label",
@@ -60,14 +65,18 @@ def check_pv(
     *,
     station_id: str,
     timeline: PvTimeline | None = None,
+    paper: Mapping[str, PaperReading] | None = None,
     config: ReconciliationConfig = DEFAULT_CONFIG,
 ) -> list[Finding]:
     """Every finding on one station's PV, sorted by code then fields.
 
-    Pure and idempotent: the same counts and ink give the same findings,
-    whatever order the strokes arrived in.
+    ``paper``: the fields as read from the scanned paper PV, if it has come.
+    Pure and idempotent: the same counts, ink and readings give the same
+    findings, whatever order the strokes arrived in.
     """
     findings = check_counts(counts, station_id, config)
     if timeline is not None:
         findings += check_timeline(timeline, station_id, config)
+    if paper is not None:
+        findings += check_paper(counts, paper, station_id, timeline, config)
     return sorted(findings, key=Finding.sort_key)

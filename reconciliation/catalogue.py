@@ -3,8 +3,8 @@
 Codes follow the Dutch Electoral Council's Abacus where a rule has an Abacus
 counterpart (F.2xx totals, W.2xx plausibility) and keep the letter of the
 severity: ``F`` error, ``W`` warning, ``I`` info. Series: ``0xx`` single
-values, ``2xx`` totals of one PV, ``5xx`` the pen's stroke timeline, ``6xx``
-statistics across stations. A code,
+values, ``2xx`` totals of one PV, ``3xx`` pen against paper, ``5xx`` the pen's
+stroke timeline, ``6xx`` statistics across stations. A code,
 once published, keeps its meaning; a retired rule's code is not reused.
 
 docs/reconciliation-rules.md is generated from :data:`RULES` by
@@ -177,6 +177,25 @@ _RULES = (
         "(difference {difference:+d}).",
         "Compare with the paper and the cash count; the station explains the difference.",
         CHARTER,
+    ),
+    Rule(
+        "F.301",
+        Severity.ERROR,
+        "The paper PV says another value than the pen wrote",
+        "«{label}» ({field}): the paper says {paper}; the pen wrote {pen}{at} "
+        "(reading confidence {confidence:.0f}%).",
+        "Compare the field's ink with the paper crop: a paper changed after the count is "
+        "referred to the high authority; a misreading is corrected in review.",
+        f"{PLUME}; {L65}",
+    ),
+    Rule(
+        "W.302",
+        Severity.WARNING,
+        "The paper PV may say another value than the pen wrote",
+        "«{label}» ({field}): the paper seems to say {paper} (reading confidence "
+        "{confidence:.0f}%); the pen wrote {pen}{at}.",
+        "Read the paper crop by hand and enter what it says in review.",
+        PLUME,
     ),
     Rule(
         "W.501",
@@ -361,7 +380,8 @@ def render_markdown() -> str:
         "Codes: `F` error (the minutes cannot be right as they stand), `W` warning (the",
         "station must explain it), `I` info. Series: `0xx` single values, `2xx` totals of",
         "one PV (numbered as in the Dutch Electoral Council's Abacus where a rule has a",
-        "counterpart), `5xx` the pen's stroke timeline, `6xx` statistics across stations",
+        "counterpart), `3xx` pen against paper, `5xx` the pen's stroke timeline, `6xx`",
+        "statistics across stations",
         "(flags for a person, never verdicts; an area-level finding names its area,",
         "`departement:<code>` or `national`, where others name a station). Thresholds are",
         "in `reconciliation/config.py`; sentences name fields by their printed French label.",

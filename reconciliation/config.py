@@ -48,6 +48,8 @@ class ReconciliationConfig:
     """W.506: ink dated before this is impossible (pen clock reset)."""
     max_future_ms: float = 48 * HOUR_MS
     """W.506: ink dated this long after the poll closes (or after receipt) is impossible."""
+    paper_confidence: float = 0.9
+    """F.301 when the paper's reading differs with at least this confidence; below: W.302."""
     outlier_z: float = 3.5
     """W.601/W.602: |modified z-score| above this is an outlier (Iglewicz and Hoaglin 1993)."""
     min_peers: int = 10
@@ -71,7 +73,13 @@ class ReconciliationConfig:
     """Seed of those resamples, so the same data give the same interval."""
 
     def __post_init__(self) -> None:
-        for name in ("blank_ratio", "spoiled_ratio", "missing_ballots_ratio", "overlap_share"):
+        for name in (
+            "blank_ratio",
+            "spoiled_ratio",
+            "missing_ballots_ratio",
+            "overlap_share",
+            "paper_confidence",
+        ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ReconciliationError(f"{name} is {value}; it must be in (0, 1]")

@@ -23,6 +23,7 @@ from pen.page import PageAddress
 from reconciliation.arithmetic import PvCounts
 from reconciliation.cdf import ElectionInfo
 from reconciliation.findings import ReconciliationError
+from reconciliation.paper import PaperReading
 from reconciliation.tallies import StationTally
 from reconciliation.timeline import PvTimeline, StationContext
 
@@ -44,6 +45,8 @@ class StationEntry:
     tally: StationTally
     commune: str
     timeline: PvTimeline | None = None
+    paper: Mapping[str, PaperReading] | None = None
+    """The fields as read from the scanned paper PV, if it has come."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,25 @@ def _timeline(data: Mapping[str, Any], where: str, read_ink: Callable[[str], str
     return PvTimeline(fields, context, load_form("pv"))
 
 
+def _paper(raw: Any, where: str) -> dict[str, PaperReading]:
+    out = {}
+    for name, item in _obj(raw, where).items():
+        here = f"{where}.{name}"
+        data = _obj(item, here)
+        value, confidence, crop = data.get("value"), data.get("confidence"), data.get("crop")
+        if value is not None and not isinstance(value, str):
+            raise _fail(f"{here}.value", f"expected the text read, or null; got {value!r}")
+        if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+            raise _fail(f"{here}.confidence", f"expected a number from 0 to 1, got {confidence!r}")
+        if crop is not None and not isinstance(crop, str):
+            raise _fail(f"{here}.crop", f"expected a path or id, or null; got {crop!r}")
+        try:
+            out[str(name)] = PaperReading(value, float(confidence), crop)
+        except ReconciliationError as exc:
+            raise _fail(here, exc.message) from None
+    return out
+
+
 def _station(
     raw: Any, where: str, n_candidates: int, read_ink: Callable[[str], str] | None
 ) -> StationEntry:
@@ -208,7 +230,8 @@ def _station(
             raise _fail(f"{where}.ink", "ink given but no way to read it")
         timeline = _timeline(data, where, read_ink)
     commune = data.get("commune") or tally.station_id
-    return StationEntry(tally, _text(commune, f"{where}.commune"), timeline)
+    paper = None if data.get("paper") is None else _paper(data["paper"], f"{where}.paper")
+    return StationEntry(tally, _text(commune, f"{where}.commune"), timeline, paper)
 
 
 def parse_results(document: Any, read_ink: Callable[[str], str] | None = None) -> ResultsFile:

@@ -84,7 +84,9 @@ def findings_of(results: ResultsFile) -> list[Finding]:
     """Every PV finding of every station, then the across-station ones, in rule order."""
     findings: list[Finding] = []
     for s in results.stations:
-        findings += check_pv(s.tally.counts, station_id=s.tally.station_id, timeline=s.timeline)
+        findings += check_pv(
+            s.tally.counts, station_id=s.tally.station_id, timeline=s.timeline, paper=s.paper
+        )
     findings += check_across(results.tallies)
     return sorted(findings, key=Finding.sort_key)
 

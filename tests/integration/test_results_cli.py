@@ -71,6 +71,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "closing_time": written.closing_time,
     }
     entry["ink"] = "late.inkml"
+    entry["paper"] = {  # the paper says 100 more ballots
+        "ballots": {"value": str(written.ballots + 100), "confidence": 0.97, "crop": "b.png"},
+        "blank": {"value": None, "confidence": 0.0},
+    }
     entry["context"] = {
         "pen_serials": list(run.pen_serials),
         "closing": datetime.fromtimestamp(run.closing_ms / 1000, UTC).isoformat(),
@@ -99,6 +103,7 @@ def test_check_finds_the_slip_and_the_late_ink(files: dict[str, Path]) -> None:
     found = {(f["code"], f["station_id"]) for f in json.loads(proc.stdout)["findings"]}
     assert ("F.202", str(files["slip"])) in found
     assert ("F.503", str(files["late"])) in found
+    assert ("F.301", str(files["late"])) in found
     text = plume("check", files["faulty"])
     assert text.returncode == 1 and "F.202" in text.stdout and "error" in text.stdout
 
@@ -109,6 +114,10 @@ def test_check_finds_the_slip_and_the_late_ink(files: dict[str, Path]) -> None:
         ({"version": 2}, "[REC.100] version: this Plume reads version 1"),
         ({"format": "csv"}, "[REC.100] format"),
         ({"stations": "none"}, "[REC.100] stations: expected a list"),
+        (
+            {"stations": [{"station_id": "x", "departement": "75", "counts": {}, "paper": 3}]},
+            "[REC.100] stations[0].counts.candidates: expected a list of 6 counts",
+        ),
     ],
 )
 def test_bad_files_are_refused_with_the_place(
