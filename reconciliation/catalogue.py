@@ -344,6 +344,17 @@ _RULES = (
         "local pattern can cause this too. A flag for a person, not a verdict.",
         f"{KLIMEK}: incremental stuffing makes the fingerprint rise to the upper right",
     ),
+    Rule(
+        "W.608",
+        Severity.WARNING,
+        "Turnout changed between rounds unlike the département's other stations",
+        "Turnout went from {before:.1f}% to {now:.1f}% between the rounds, against a median "
+        "change of {median:+.1f} points over {n} stations of département {departement} "
+        "(modified z {z:+.1f}, threshold {threshold:g}).",
+        "Compare both rounds' PVs and sign-in lists for this station; a flag for a person, "
+        "not a verdict.",
+        f"{IGLEWICZ}, on the change in turnout between rounds",
+    ),
 )
 
 #: Every rule, by code.

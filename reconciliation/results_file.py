@@ -55,6 +55,8 @@ class ResultsFile:
     stations: tuple[StationEntry, ...]
     expected_stations: Mapping[str, int]
     """Stations each département has (for "reporting n of m"); may be empty."""
+    previous: tuple[StationTally, ...] | None = None
+    """The previous round's tallies, for the between-rounds rule (W.608)."""
 
     @property
     def tallies(self) -> list[StationTally]:
@@ -259,4 +261,21 @@ def parse_results(document: Any, read_ink: Callable[[str], str] | None = None) -
         if count is None or count < 0:
             raise _fail(f"expected_stations.{dept}", "expected a whole number >= 0")
         expected[str(dept)] = count
-    return ResultsFile(election, stations, expected)
+    return ResultsFile(election, stations, expected, _previous(data.get("previous_round")))
+
+
+def _previous(raw: Any) -> tuple[StationTally, ...] | None:
+    """``previous_round``: its candidates (a count or names) and its stations' counts."""
+    if raw is None:
+        return None
+    data = _obj(raw, "previous_round")
+    names = data.get("candidates")
+    if not isinstance(names, list) or not names:
+        raise _fail("previous_round.candidates", "expected the round's candidates, a list")
+    stations = data.get("stations")
+    if not isinstance(stations, list):
+        raise _fail("previous_round.stations", "expected a list of stations")
+    return tuple(
+        _station(s, f"previous_round.stations[{i}]", len(names), None).tally
+        for i, s in enumerate(stations)
+    )

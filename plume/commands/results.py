@@ -87,7 +87,7 @@ def findings_of(results: ResultsFile) -> list[Finding]:
         findings += check_pv(
             s.tally.counts, station_id=s.tally.station_id, timeline=s.timeline, paper=s.paper
         )
-    findings += check_across(results.tallies)
+    findings += check_across(results.tallies, previous=results.previous)
     return sorted(findings, key=Finding.sort_key)
 
 

@@ -50,6 +50,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         slip, counts=dataclasses.replace(slip.counts, valid=(slip.counts.valid or 0) + 5)
     )
     document = results_document(tallies, expected_stations={"75": 100, "13": 100, "01": 20})
+    before = results_document(honest_tallies(4, DEPTS))  # round one: as honest as round two
+    document["previous_round"] = {"candidates": ["A"] * 6, "stations": before["stations"]}
     # One station's PV with its ink, simulated written after the count had to close.
     late = tallies[10]
     station = next(s for s in load_stations() if s.id == late.station_id)
@@ -104,6 +106,7 @@ def test_check_finds_the_slip_and_the_late_ink(files: dict[str, Path]) -> None:
     assert ("F.202", str(files["slip"])) in found
     assert ("F.503", str(files["late"])) in found
     assert ("F.301", str(files["late"])) in found
+    assert ("W.608", str(files["late"])) in found  # its counts alone changed since round one
     text = plume("check", files["faulty"])
     assert text.returncode == 1 and "F.202" in text.stdout and "error" in text.stdout
 

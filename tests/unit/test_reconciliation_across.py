@@ -149,3 +149,16 @@ def test_fingerprint_places_every_station(honest: list[StationTally]) -> None:
 def test_duplicate_station_is_refused(honest: list[StationTally]) -> None:
     with pytest.raises(ReconciliationError, match="twice"):
         check_across([honest[0], honest[0]])
+
+
+def test_turnout_jump_between_rounds(honest: list[StationTally]) -> None:
+    first = [t for t in honest if t.departement == "33"]
+    second = [t for t in honest_tallies(12) if t.departement == "33"]
+    assert check_across(second, previous=first) == check_across(second)  # nothing stands out
+    target = second[7]
+    jump = stuffed(target, 0, int(0.4 * (target.registered or 0)))
+    second[7] = jump
+    w608 = [f for f in check_across(second, previous=first) if f.code == "W.608"]
+    assert [f.station_id for f in w608] == [target.station_id]
+    ev = w608[0].evidence
+    assert ev["turnout_before"] == first[7].turnout and ev["turnout_now"] == jump.turnout
