@@ -31,7 +31,8 @@ dt{float:left;clear:left;width:12em;color:#555}dd{margin-left:13em;word-break:br
 """.strip()
 
 
-def _e(text: object) -> str:
+def esc(text: object) -> str:
+    """``text`` escaped for HTML text and attribute values."""
     return html.escape(str(text), quote=True)
 
 
@@ -64,7 +65,7 @@ def _bars(names: Sequence[str], shares: Sequence[float]) -> str:
         y = 2 + i * row
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="13">'
-            f"{_e(name)}</text>"
+            f"{esc(name)}</text>"
             f'<rect x="{label_w}" y="{y + 3}" width="{bar_w * share:.1f}" height="{row - 6}" '
             f'fill="#3a6ea5"/><text x="{label_w + bar_w * share + 4:.1f}" y="{y + 15}" '
             f'font-size="12">{100 * share:.1f}%</text>'
@@ -105,20 +106,21 @@ def fingerprint_svg(fp: Fingerprint, winner_name: str) -> str:
         f'<text x="{margin + side / 2:.0f}" y="{side + 42}" text-anchor="middle" '
         f'font-size="11">turnout</text><text x="10" y="{10 + side / 2:.0f}" font-size="11" '
         f'transform="rotate(-90 10 {10 + side / 2:.0f})" text-anchor="middle">'
-        f"share of {_e(winner_name)}</text></svg>"
+        f"share of {esc(winner_name)}</text></svg>"
     )
     return "".join(parts)
 
 
-def _finding(f: Finding) -> str:
+def finding_item(f: Finding) -> str:
+    """One finding as a list item, its evidence and next step in a ``<details>``."""
     rows = "".join(
-        f"<dt>{_e(k)}</dt><dd>{_e(evidence_text(v))}</dd>" for k, v in f.evidence.items()
+        f"<dt>{esc(k)}</dt><dd>{esc(evidence_text(v))}</dd>" for k, v in f.evidence.items()
     )
     return (
-        f'<li><span class="{f.severity.value}"><b>{_e(f.code)}</b></span> '
-        f"<code>{_e(f.station_id)}</code> {_e(f.message)}"
+        f'<li><span class="{f.severity.value}"><b>{esc(f.code)}</b></span> '
+        f"<code>{esc(f.station_id)}</code> {esc(f.message)}"
         f"<details><summary>evidence and next step</summary><dl>{rows}"
-        f"<dt>next</dt><dd>{_e(f.action)}</dd></dl></details></li>"
+        f"<dt>next</dt><dd>{esc(f.action)}</dd></dl></details></li>"
     )
 
 
@@ -130,7 +132,7 @@ def _findings(summary: AreaSummary) -> str:
     ]
     for severity in Severity:
         if groups[severity]:
-            items = "".join(_finding(f) for f in groups[severity])
+            items = "".join(finding_item(f) for f in groups[severity])
             out.append(f'<h3 class="{severity.value}">{severity.value}</h3><ul>{items}</ul>')
     return "".join(out)
 
@@ -148,7 +150,7 @@ def _results(summary: AreaSummary, candidates: Sequence[str]) -> str:
     )
     shares = summary.shares()
     rows = "".join(
-        f'<tr><td>{_e(name)}</td><td class="n">{_num(v)}</td><td class="n">{_pct(s)}</td></tr>'
+        f'<tr><td>{esc(name)}</td><td class="n">{_num(v)}</td><td class="n">{_pct(s)}</td></tr>'
         for name, v, s in zip(candidates, summary.votes, shares, strict=False)
     )
     table = (
@@ -164,17 +166,18 @@ def _fingerprint(summary: AreaSummary, candidates: Sequence[str]) -> str:
     name = candidates[fp.winner] if fp.winner is not None and fp.winner < len(candidates) else "—"
     return (
         "<h2>Fingerprint</h2><p>Each station placed by turnout and the share of the winner, "
-        f"{_e(name)} (Klimek et al., PNAS 2012); {fp.stations} stations placed. "
+        f"{esc(name)} (Klimek et al., PNAS 2012); {fp.stations} stations placed. "
         "Stuffing drags stations to the upper right.</p>" + fingerprint_svg(fp, name)
     )
 
 
-def _page(title: str, generated_at: datetime, status: str, body: str) -> str:
+def page(title: str, generated_at: datetime, status: str, body: str) -> str:
+    """A whole HTML document around ``body``."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f'<h1>{_e(title)}</h1><p class="meta">Status {_e(status)}; generated '
-        f"{_e(generated_at.isoformat())} by Plume from the stations' digital-pen minutes.</p>"
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{esc(title)}</h1><p class="meta">Status {esc(status)}; generated '
+        f"{esc(generated_at.isoformat())} by Plume from the stations' digital-pen minutes.</p>"
         f"{body}</body></html>\n"
     )
 
@@ -199,9 +202,9 @@ def national_html(
         shares = d.shares()
         lead = max(range(len(shares)), key=lambda i: (shares[i], -i)) if shares else None
         rows.append(
-            f'<tr><td>{_e(dept)}</td><td class="n">{len(d.stations)}</td>'
+            f'<tr><td>{esc(dept)}</td><td class="n">{len(d.stations)}</td>'
             f'<td class="n">{_pct(d.turnout)}</td>'
-            f"<td>{_e(candidates[lead]) if lead is not None and lead < len(candidates) else '—'}"
+            f"<td>{esc(candidates[lead]) if lead is not None and lead < len(candidates) else '—'}"
             f'</td><td class="n">{errors}</td><td class="n">{len(d.findings)}</td></tr>'
         )
     table = (
@@ -215,7 +218,7 @@ def national_html(
         + table
         + _findings(summary)
     )
-    return _page(title, generated_at, status, body)
+    return page(title, generated_at, status, body)
 
 
 def departement_html(
@@ -235,10 +238,10 @@ def departement_html(
     for f in summary.findings:
         codes.setdefault(f.station_id, []).append(f.code)
     rows = "".join(
-        f'<tr><td>{_e(t.station_id)}</td><td class="n">{_num(t.registered or 0)}</td>'
+        f'<tr><td>{esc(t.station_id)}</td><td class="n">{_num(t.registered or 0)}</td>'
         f'<td class="n">{"—" if t.counts.ballots is None else _num(t.counts.ballots)}</td>'
         f'<td class="n">{_pct(t.turnout)}</td>'
-        f"<td>{_e(' '.join(sorted(set(codes.get(t.station_id, [])))))}</td></tr>"
+        f"<td>{esc(' '.join(sorted(set(codes.get(t.station_id, [])))))}</td></tr>"
         for t in summary.stations
     )
     table = (
@@ -252,4 +255,4 @@ def departement_html(
         + table
         + _findings(summary)
     )
-    return _page(f"{title} — département {departement}", generated_at, status, body)
+    return page(f"{title} — département {departement}", generated_at, status, body)

@@ -3,8 +3,10 @@
 ``plume results check FILE [--json]`` runs every PV rule (with the ink's
 timeline where the file gives one) and the across-station statistics, and
 lists the findings; it exits 1 when any finding has error severity.
-``plume results report FILE --out DIR [--pdf]`` writes ``national.html``
-and one ``departement-<code>.html`` per département (and ``.pdf`` twins).
+``plume results report FILE --out DIR [--pdf] [--stations]`` writes
+``national.html`` and one ``departement-<code>.html`` per département (and
+``.pdf`` twins; with ``--stations`` one ``station-<id>.html`` each, with the
+ink and the paper crops).
 ``plume results export-cdf FILE --out results.xml --status STATUS`` writes
 the NIST SP 1500-100 export. The file format (``plume-results`` v1) is in
 docs/reports.md.
@@ -13,16 +15,20 @@ docs/reports.md.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from reconciliation import Finding, ReconciliationError, Severity, check_across, check_pv
 from reconciliation.cdf import ReportStatus, StationResult, results_cdf
+from reconciliation.paper import PaperReading
 from reconciliation.report_html import departement_html, national_html
 from reconciliation.report_pdf import area_pdf
+from reconciliation.report_station import station_html
 from reconciliation.results_file import ResultsFile, parse_results
 from reconciliation.summary import summarise
 from reconciliation.tallies import by_departement
@@ -50,6 +56,9 @@ def register(sub: Any) -> None:
     report.add_argument("file", type=Path)
     report.add_argument("--out", type=Path, required=True, help="folder to write the reports in")
     report.add_argument("--pdf", action="store_true", help="also write a PDF of each page")
+    report.add_argument(
+        "--stations", action="store_true", help="also write one page per station (ink, paper)"
+    )
     report.add_argument("--status", choices=statuses, default="unofficial-partial")
     report.set_defaults(handler=_report)
 
@@ -160,6 +169,21 @@ def _report(args: argparse.Namespace) -> int:
             expected_stations=results.expected_stations.get(dept),
             **common,
         )
+    if args.stations:
+        try:
+            for s in results.stations:
+                pages[f"station-{s.tally.station_id}.html"] = station_html(
+                    e.name,
+                    s.tally.station_id,
+                    s.tally.counts,
+                    findings,
+                    timeline=s.timeline,
+                    paper=s.paper,
+                    crops=_crops(args.file.parent, s.paper or {}),
+                    **common,
+                )
+        except ReconciliationError as exc:
+            return _fail(str(exc))
     if args.pdf:
         areas: list[str | None] = [None, *departements]
         for area in areas:
@@ -184,6 +208,29 @@ def _report(args: argparse.Namespace) -> int:
         return _fail(f"cannot write the reports in {args.out}: {exc.strerror or exc}")
     print(f"wrote {len(pages)} file(s) in {args.out}")
     return EXIT_OK
+
+
+_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def _crops(folder: Path, paper: Mapping[str, PaperReading]) -> dict[str, str]:
+    """Each paper crop named in the file, read and embedded as a ``data:`` URI."""
+    out = {}
+    for name, reading in paper.items():
+        if reading.crop is None:
+            continue
+        path = folder / reading.crop
+        kind = _IMAGE_TYPES.get(path.suffix.lower())
+        if kind is None:
+            raise ReconciliationError(f"paper crop {reading.crop}: name a .png or .jpg image")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ReconciliationError(
+                f"cannot read paper crop {reading.crop}: {exc.strerror or exc}"
+            ) from None
+        out[name] = f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+    return out
 
 
 def _export(args: argparse.Namespace) -> int:

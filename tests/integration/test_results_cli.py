@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from hardware_sim.scenarios import simulate_station
@@ -57,6 +59,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     station = next(s for s in load_stations() if s.id == late.station_id)
     layout = load_form("pv")
     run = simulate_station(station, "after_closing", seed=3, layout=layout)
+    cv2.imwrite(str(folder / "b.png"), np.full((20, 60), 255, dtype=np.uint8))
     (folder / "late.inkml").write_text(
         to_inkml(run.ink, fields=assign(run.ink, layout).indices), encoding="utf-8"
     )
@@ -155,6 +158,20 @@ def test_report_writes_self_contained_pages(files: dict[str, Path]) -> None:
     assert national.count("<svg") == 2  # results bars and the fingerprint
     assert "Status certified" in national and "F.202" in national and "of 220" in national
     assert (out / "national.pdf").read_bytes().startswith(b"%PDF")
+    assert "station-75056-0013.html" not in names  # pages per station only when asked
+
+
+def test_station_pages_show_ink_and_paper(files: dict[str, Path]) -> None:
+    out = files["folder"] / "stations"
+    proc = plume("report", files["faulty"], "--out", out, "--stations")
+    assert proc.returncode == 0, proc.stderr
+    late = (out / f"station-{files['late']}.html").read_text(encoding="utf-8")
+    assert late.count("<polyline") > 20 and 'stroke="#b00020"' in late  # late ink in red
+    assert "F.503" in late and "F.301" in late
+    assert 'src="data:image/png;base64,' in late
+    assert "<script" not in late and "href=" not in late
+    slip = (out / f"station-{files['slip']}.html").read_text(encoding="utf-8")
+    assert "F.202" in slip and "<polyline" not in slip  # counts only, no ink in the file
 
 
 def test_export_cdf(files: dict[str, Path]) -> None:

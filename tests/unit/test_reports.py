@@ -18,10 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciliation import Finding, StationTally, check_across, check_pv
+from hardware_sim.scenarios import simulate_station
+from hardware_sim.stations import load_stations
+from pen.forms import load_form
+from reconciliation import Finding, PaperReading, StationTally, check_across, check_pv
 from reconciliation.cdf import CANDIDATES_2011
 from reconciliation.report_html import departement_html, national_html
 from reconciliation.report_pdf import area_pdf
+from reconciliation.report_station import station_html
 from reconciliation.summary import summarise
 from tests.tallies import honest_tallies, stuffed
 
@@ -63,9 +67,35 @@ def _pages() -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("name", ["report_national.html", "report_departement_75.html"])
+def _station_page() -> str:
+    """A simulated station whose count was written after closing and whose paper was altered."""
+    layout = load_form("pv")
+    station = next(s for s in load_stations() if s.id == "75056-0013")
+    run = simulate_station(station, "after_closing", seed=2, layout=layout)
+    counts = run.pv_counts("written")
+    paper = {name: PaperReading(str(v), 0.97) for name, v in counts.counts() if v is not None}
+    paper["ballots"] = PaperReading(str((counts.ballots or 0) + 10), 0.95, "crops/ballots.png")
+    timeline = run.timeline(layout)
+    findings = check_pv(counts, station_id=station.id, timeline=timeline, paper=paper)
+    crop = {"ballots": "data:image/png;base64,iVBORw0KGgo="}
+    return station_html(
+        TITLE,
+        station.id,
+        counts,
+        findings,
+        generated_at=WHEN,
+        status="unofficial-partial",
+        timeline=timeline,
+        paper=paper,
+        crops=crop,
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["report_national.html", "report_departement_75.html", "report_station.html"]
+)
 def test_golden_report(name: str) -> None:
-    text = _pages()[name]
+    text = _station_page() if name == "report_station.html" else _pages()[name]
     if os.environ.get("PLUME_REGEN_GOLDEN"):
         (GOLDEN / name).write_text(text, encoding="utf-8")
     assert text == (GOLDEN / name).read_text(encoding="utf-8")
@@ -89,6 +119,12 @@ def test_report_escapes_text() -> None:
     )
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
     assert "A &amp; &lt;B&gt;" in page
+
+
+def test_station_page_shows_late_ink_and_the_paper() -> None:
+    text = _station_page()
+    assert "F.503" in text and "F.301" in text and "the paper says" in text
+    assert 'stroke="#b00020"' in text and 'src="data:image/png;base64,' in text
 
 
 def test_pdf_is_deterministic_and_carries_the_findings() -> None:
