@@ -9,20 +9,35 @@ strongest severity found, and the codes seen) and the two figures the
 reconciliation issue asks for: recall on the fraud scenarios and the share
 of honest stations with an error-severity finding.
 
-    python bench/reconciliation.py [--per-scenario 60] [--seed 1] [--json out.json]
+    python bench/reconciliation.py [--per-scenario 60] [--seed 1] [--elections 5] [--json out.json]
 
-Scenarios that reconciliation cannot see from the pen data alone are listed
-as such: ``paper_alteration`` needs the pen-against-paper rule (reading the
-scanned PV), ``duplicate_upload`` is ingest's idempotency.
+The pen-against-paper rule (F.301) gets the paper PV's values as the
+simulator drew them, read exactly with confidence 1: there is no scan reader
+yet, so ``paper_alteration``'s recall here is the rule's, not the whole
+chain's. ``duplicate_upload`` is ingest's idempotency, not a PV rule.
+
+A second part runs the across-station rules (W.601-W.607,
+``reconciliation.check_across``) on whole simulated elections: every one of
+the sample's 4,000 stations counted honestly (``--elections`` seeds), then
+with frauds planted in 10 départements of 30+ stations: heavy stuffing (5% of
+stations, +50% of the roll for the winner), mild stuffing (35% of stations,
++25%), invented counts (candidates' counts rounded to fives) and stations
+pushed into the 100%/100% corner. It prints the share of honest stations
+flagged, the false area flags, and the recall on planted stations and
+départements.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import statistics
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,7 +45,9 @@ from bench.common import print_table, write_json
 from hardware_sim.scenarios import SCENARIOS, simulate_station
 from hardware_sim.stations import pick_stations
 from pen.forms import load_form
-from reconciliation import Severity, check_pv
+from reconciliation import PaperReading, Severity, StationTally, check_across, check_pv
+from reconciliation.tallies import area_id, by_departement, winner
+from tests.tallies import honest_tallies, stuffed
 
 #: Scenarios the issue asks 100% recall on, with whether pen data can show them today.
 MUST_CATCH = ("pen_correction", "after_closing", "wrong_pen", "paper_alteration")
@@ -41,8 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-scenario", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--elections", type=int, default=5, help="honest elections (seeds)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    summary = per_station(args)
+    summary["across"] = across(args.elections, args.seed)
+    print(f"wrote {write_json('reconciliation', summary, args.json)}")
+    return 0
+
+
+def per_station(args: argparse.Namespace) -> dict[str, object]:
+    """The labelled scenarios, one station at a time (check_pv)."""
 
     layout = load_form("pv")
     n = args.per_scenario * len(SCENARIOS)
@@ -53,8 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     for i, station in enumerate(stations):
         scenario = SCENARIOS[i % len(SCENARIOS)]
         run = simulate_station(station, scenario, seed=args.seed * 100_003 + i, layout=layout)
+        paper = {  # read exactly: no scan reader in the loop yet
+            name: PaperReading(str(value), 1.0)
+            for name, value in run.pv_counts("paper").counts()
+            if value is not None
+        }
         findings = check_pv(
-            run.pv_counts("written"), station_id=station.id, timeline=run.timeline(layout)
+            run.pv_counts("written"),
+            station_id=station.id,
+            timeline=run.timeline(layout),
+            paper=paper,
         )
         severities = {f.severity for f in findings}
         level = (
@@ -108,15 +142,158 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recall on {s}: {results[s]['recall']:.1%} ({verdict} the 100% target)")
     for s, why in NOT_RECONCILIATION.items():
         print(f"{s}: not a reconciliation rule ({why})")
-    summary = {
+    return {
         "per_scenario": args.per_scenario,
         "seed": args.seed,
         "ms_per_station": elapsed / n * 1000,
         "honest_error_rate": honest_error,
         "results": results,
     }
-    print(f"wrote {write_json('reconciliation', summary, args.json)}")
-    return 0
+
+
+AREA_CODES = frozenset({"W.604", "W.605", "W.606", "W.607"})
+#: Fraud planted per arm: which stations, what is done to them, which codes should see it.
+ARMS = ("heavy_stuffing", "mild_stuffing", "invented_counts", "corner")
+ARM_CODES = {
+    "heavy_stuffing": frozenset({"W.604", "W.607"}),
+    "mild_stuffing": frozenset({"W.604", "W.607"}),
+    "invented_counts": frozenset({"W.605", "W.606"}),
+    "corner": frozenset(),
+}
+
+
+def _rounded(t: StationTally) -> StationTally:
+    votes = tuple(5 * round(v / 5) if v is not None and v >= 10 else v for v in t.counts.candidates)
+    valid = sum(v or 0 for v in votes)
+    blank, spoiled = t.counts.blank or 0, t.counts.spoiled or 0
+    counts = dataclasses.replace(
+        t.counts, candidates=votes, valid=valid, ballots=valid + blank + spoiled
+    )
+    return dataclasses.replace(t, counts=counts)
+
+
+def _cornered(t: StationTally, w: int) -> StationTally:
+    n = t.registered or 0
+    votes = [0] * len(t.counts.candidates)
+    votes[w] = n
+    counts = dataclasses.replace(
+        t.counts,
+        signatures=n,
+        ballots=n,
+        blank=0,
+        spoiled=0,
+        valid=n,
+        candidates=tuple(votes),
+        contributions=n,
+    )
+    return dataclasses.replace(t, counts=counts)
+
+
+def _plant(
+    honest: list[StationTally], arm: str, rng: np.random.Generator
+) -> tuple[list[StationTally], set[str], set[str]]:
+    """``honest`` with ``arm``'s fraud planted: (tallies, stations changed, départements)."""
+    w = winner(honest)
+    assert w is not None
+    groups = by_departement(honest)
+    big = sorted(d for d, g in groups.items() if len(g) >= 30)
+    depts = {str(d) for d in rng.choice(big, size=10, replace=False)}
+    share, extra = {"heavy_stuffing": (0.05, 0.5), "mild_stuffing": (0.35, 0.25)}.get(
+        arm, (1.0, 0.0)
+    )
+    out, changed = [], set()
+    corner = {str(i) for i in rng.choice([t.station_id for t in honest], 20, replace=False)}
+    for t in honest:
+        new = t
+        if arm == "corner" and t.station_id in corner:
+            new = _cornered(t, w)
+        elif arm != "corner" and t.departement in depts and rng.random() < share:
+            new = (
+                _rounded(t)
+                if arm == "invented_counts"
+                else stuffed(t, w, int(extra * (t.registered or 0)))
+            )
+        if new != t:
+            changed.add(t.station_id)
+        out.append(new)
+    return out, changed, depts if arm != "corner" else set()
+
+
+def across(elections: int, seed: int) -> dict[str, object]:
+    """The across-station rules on whole simulated elections, honest and with frauds."""
+    honest_flag, area_false, area_tests, per_station_ms = [], 0, 0, []
+    codes: Counter[str] = Counter()
+    arms: dict[str, dict[str, list[float]]] = {
+        a: {"station_recall": [], "area_recall": [], "false_areas": [], "national": []}
+        for a in ARMS
+    }
+    for e in range(elections):
+        honest = honest_tallies(seed * 1_000 + e)
+        start = time.perf_counter()
+        findings = check_across(honest)
+        per_station_ms.append((time.perf_counter() - start) / len(honest) * 1000)
+        codes.update(f.code for f in findings)
+        honest_flag.append(
+            len({f.station_id for f in findings if f.code not in AREA_CODES}) / len(honest)
+        )
+        area_false += sum(f.code in AREA_CODES for f in findings)
+        tested = len([g for g in by_departement(honest).values() if len(g) >= 10])
+        area_tests += 2 * (tested + 1) + 2 * tested  # W.604/W.607 also on the nation
+        rng = np.random.default_rng(seed * 7_919 + e)
+        for arm in ARMS:
+            tallies, changed, depts = _plant(honest, arm, rng)
+            found = check_across(tallies)
+            flagged = {f.station_id for f in found}
+            arms[arm]["station_recall"].append(len(changed & flagged) / len(changed))
+            hit = {f.station_id for f in found if f.code in ARM_CODES[arm]}
+            wanted = {area_id(d) for d in depts}
+            if wanted:
+                arms[arm]["area_recall"].append(len(hit & wanted) / len(wanted))
+            arms[arm]["national"].append(float("national" in hit))
+            arms[arm]["false_areas"].append(
+                len({f.station_id for f in found if f.code in AREA_CODES} - wanted - {"national"})
+            )
+        print(f"  election {e + 1}/{elections}", file=sys.stderr)
+    stations = len(honest)
+    print(
+        f"\nacross stations: {elections} honest election(s) of {stations} stations "
+        f"({statistics.median(per_station_ms):.2f} ms a station, median)"
+    )
+    print(
+        f"honest stations with a station-level 6xx warning: "
+        f"{statistics.mean(honest_flag):.2%} (codes: {dict(sorted(codes.items()))})"
+    )
+    print(f"area flags (W.604-W.607) on honest elections: {area_false} in {area_tests} tests")
+    rows = []
+    for arm in ARMS:
+        a = arms[arm]
+        area = f"{statistics.mean(a['area_recall']):.0%}" if a["area_recall"] else "-"
+        rows.append(
+            [
+                arm,
+                f"{statistics.mean(a['station_recall']):.1%}",
+                area,
+                f"{statistics.mean(a['national']):.0%}",
+                str(int(sum(a["false_areas"]))),
+            ]
+        )
+    print_table(
+        ["planted", "stations flagged", "départements flagged", "nation flagged", "false areas"],
+        rows,
+    )
+    return {
+        "elections": elections,
+        "stations": stations,
+        "ms_per_station": statistics.median(per_station_ms),
+        "honest_station_flag_rate": statistics.mean(honest_flag),
+        "honest_codes": dict(codes),
+        "honest_area_flags": area_false,
+        "honest_area_tests": area_tests,
+        "arms": {
+            arm: {k: statistics.mean(v) if v else None for k, v in a.items()}
+            for arm, a in arms.items()
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -2,12 +2,16 @@
 returning findings with stable codes and evidence. Depends only on pen.
 (Built under issue 7.)
 
-Entry point: :func:`check_pv`. The rules are listed in
+Entry points: :func:`check_pv` (one station) and :func:`check_across`
+(statistics over many stations). The rules are listed in
 :mod:`reconciliation.catalogue` and docs/reconciliation-rules.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from reconciliation.across import check_across
 from reconciliation.arithmetic import PvCounts, check_counts
 from reconciliation.catalogue import RULES, Rule, field_label, render_markdown, rule
 from reconciliation.config import DEFAULT_CONFIG, ReconciliationConfig
@@ -18,6 +22,8 @@ from reconciliation.findings import (
     ReconciliationError,
     Severity,
 )
+from reconciliation.paper import PaperReading, check_paper
+from reconciliation.tallies import NATIONAL, StationTally, area_id
 from reconciliation.timeline import (
     PvTimeline,
     StationContext,
@@ -27,10 +33,12 @@ from reconciliation.timeline import (
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "NATIONAL",
     "RULES",
     "Evidence",
     "EvidenceValue",
     "Finding",
+    "PaperReading",
     "PvCounts",
     "PvTimeline",
     "ReconciliationConfig",
@@ -38,7 +46,11 @@ __all__ = [
     "Rule",
     "Severity",
     "StationContext",
+    "StationTally",
+    "area_id",
+    "check_across",
     "check_counts",
+    "check_paper",
     "check_pv",
     "check_timeline",
     "field_label",
@@ -53,14 +65,18 @@ def check_pv(
     *,
     station_id: str,
     timeline: PvTimeline | None = None,
+    paper: Mapping[str, PaperReading] | None = None,
     config: ReconciliationConfig = DEFAULT_CONFIG,
 ) -> list[Finding]:
     """Every finding on one station's PV, sorted by code then fields.
 
-    Pure and idempotent: the same counts and ink give the same findings,
-    whatever order the strokes arrived in.
+    ``paper``: the fields as read from the scanned paper PV, if it has come.
+    Pure and idempotent: the same counts, ink and readings give the same
+    findings, whatever order the strokes arrived in.
     """
     findings = check_counts(counts, station_id, config)
     if timeline is not None:
         findings += check_timeline(timeline, station_id, config)
+    if paper is not None:
+        findings += check_paper(counts, paper, station_id, timeline, config)
     return sorted(findings, key=Finding.sort_key)

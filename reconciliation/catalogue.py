@@ -3,7 +3,8 @@
 Codes follow the Dutch Electoral Council's Abacus where a rule has an Abacus
 counterpart (F.2xx totals, W.2xx plausibility) and keep the letter of the
 severity: ``F`` error, ``W`` warning, ``I`` info. Series: ``0xx`` single
-values, ``2xx`` totals of one PV, ``5xx`` the pen's stroke timeline. A code,
+values, ``2xx`` totals of one PV, ``3xx`` pen against paper, ``5xx`` the pen's
+stroke timeline, ``6xx`` statistics across stations. A code,
 once published, keeps its meaning; a retired rule's code is not reused.
 
 docs/reconciliation-rules.md is generated from :data:`RULES` by
@@ -33,6 +34,18 @@ REGENERATE = (
     "> docs/reconciliation-rules.md"
 )
 PLUME = "Plume (digital-pen minutes: the digital copy exists the moment it is written)"
+IGLEWICZ = (
+    "Iglewicz and Hoaglin, How to Detect and Handle Outliers (ASQC, 1993): modified z-score "
+    "0.6745 (x - median) / MAD, outlier above 3.5"
+)
+KLIMEK = (
+    "Klimek, Yegorov, Hanel and Thurner, Statistical detection of systematic election "
+    "irregularities, PNAS 109(41):16469-16473 (2012)"
+)
+BEBER = (
+    "Beber and Scacco, What the numbers say: a digit-based test for election fraud, "
+    "Political Analysis 20(2):211-234 (2012)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +179,25 @@ _RULES = (
         CHARTER,
     ),
     Rule(
+        "F.301",
+        Severity.ERROR,
+        "The paper PV says another value than the pen wrote",
+        "«{label}» ({field}): the paper says {paper}; the pen wrote {pen}{at} "
+        "(reading confidence {confidence:.0f}%).",
+        "Compare the field's ink with the paper crop: a paper changed after the count is "
+        "referred to the high authority; a misreading is corrected in review.",
+        f"{PLUME}; {L65}",
+    ),
+    Rule(
+        "W.302",
+        Severity.WARNING,
+        "The paper PV may say another value than the pen wrote",
+        "«{label}» ({field}): the paper seems to say {paper} (reading confidence "
+        "{confidence:.0f}%); the pen wrote {pen}{at}.",
+        "Read the paper crop by hand and enter what it says in review.",
+        PLUME,
+    ),
+    Rule(
         "W.501",
         Severity.WARNING,
         "Count written long after the other counts",
@@ -238,6 +270,91 @@ _RULES = (
         "Check the pen's clock; if it was right, the count was written before counting.",
         PLUME,
     ),
+    Rule(
+        "W.601",
+        Severity.WARNING,
+        "Turnout unlike the département's other stations",
+        "Turnout {percent:.1f}% against a median of {median:.1f}% over the {n} stations of "
+        "département {departement} (modified z {z:+.1f}, threshold {threshold:g}).",
+        "Check the ballots and the roll size against the paper and the sign-in list; "
+        "a flag for a person, not a verdict.",
+        IGLEWICZ,
+    ),
+    Rule(
+        "W.602",
+        Severity.WARNING,
+        "Vote share unlike the département's other stations",
+        "«{label}» ({field}) has {percent:.1f}% of valid votes against {pooled:.1f}% over the "
+        "{n} stations of département {departement} (z {z:+.1f} counting sampling and "
+        "between-station spread, threshold {threshold:g}).",
+        "Check the candidate's count against the paper; look for a local reason "
+        "(a candidate's home town); a flag for a person, not a verdict.",
+        f"{IGLEWICZ}, with a quasi-binomial variance (sampling + between-station spread)",
+    ),
+    Rule(
+        "W.603",
+        Severity.WARNING,
+        "Station in the fingerprint's 100%/100% corner",
+        "Turnout {turnout:.1f}% and {share:.1f}% of valid votes for «{label}», the winner: "
+        "both at least {threshold:g}%.",
+        "Compare the counts with the paper and the sign-in list; ask the station how "
+        "nearly every registered voter came and voted alike.",
+        f"{KLIMEK}: extreme fraud piles stations into the 100%/100% corner",
+    ),
+    Rule(
+        "W.604",
+        Severity.WARNING,
+        "Too many stations with both high turnout and high winner's share",
+        "In {area}, {k} of {n} stations have both turnout and winner's share far above their "
+        "département's (expected {expected:.2f} if the two were independent; "
+        "p = {p:.2g} after Holm correction over {areas} areas).",
+        "Look at the listed stations' PVs, papers and sign-in lists; the fingerprint chart "
+        "of the report shows the area's shape. A flag for a person, not a verdict.",
+        f"{KLIMEK}: ballot stuffing smears the fingerprint towards high turnout and share",
+    ),
+    Rule(
+        "W.605",
+        Severity.WARNING,
+        "Last digits of the département's counts are not uniform",
+        "The last digits of {n} candidate counts in département {departement} are uneven "
+        "(chi-square {chi2:.1f}, 9 df, p = {p:.2g} after Holm correction over {tested} "
+        "départements; mean last digit 95% interval {low:.2f}-{high:.2f}, 4.5 expected).",
+        "Look at which digits are over-represented and at which stations' counts end in them; "
+        "the test is weak on small counts and few stations. A flag, not a verdict.",
+        BEBER,
+    ),
+    Rule(
+        "W.606",
+        Severity.WARNING,
+        "Too many counts ending in 0 or 5",
+        "{percent:.1f}% of {n} candidate counts in département {departement} end in 0 or 5 "
+        "(20% expected; 95% interval {low:.1f}-{high:.1f}%; p = {p:.2g} after Holm "
+        "correction over {tested} départements).",
+        "Look at the stations whose counts are round: were the counts made up or estimated? "
+        "A flag, not a verdict.",
+        f"{BEBER}; round-number preference",
+    ),
+    Rule(
+        "W.607",
+        Severity.WARNING,
+        "Winner's share rises with turnout",
+        "In {area}, the winner's share rises with turnout across {n} stations (Spearman "
+        "rho {rho:+.2f}; p = {p:.2g} after Holm correction over {areas} areas).",
+        "Look at the area's fingerprint chart and its highest-turnout stations; an honest "
+        "local pattern can cause this too. A flag for a person, not a verdict.",
+        f"{KLIMEK}: incremental stuffing makes the fingerprint rise to the upper right",
+    ),
+    Rule(
+        "W.608",
+        Severity.WARNING,
+        "Turnout changed between rounds unlike the département's other stations",
+        "Turnout went from {before:.1f}% to {now:.1f}% between the rounds, against a median "
+        "change of {median:+.1f} points over {n} stations of département {departement} "
+        "(modified z {z:+.1f}, threshold {threshold:g}).",
+        "Compare both rounds' PVs and sign-in lists for this station; a flag for a person, "
+        "not a verdict.",
+        f"{IGLEWICZ}, on the change in turnout between rounds",
+    ),
 )
 
 #: Every rule, by code.
@@ -274,8 +391,11 @@ def render_markdown() -> str:
         "Codes: `F` error (the minutes cannot be right as they stand), `W` warning (the",
         "station must explain it), `I` info. Series: `0xx` single values, `2xx` totals of",
         "one PV (numbered as in the Dutch Electoral Council's Abacus where a rule has a",
-        "counterpart), `5xx` the pen's stroke timeline. Thresholds are in",
-        "`reconciliation/config.py`; sentences name fields by their printed French label.",
+        "counterpart), `3xx` pen against paper, `5xx` the pen's stroke timeline, `6xx`",
+        "statistics across stations",
+        "(flags for a person, never verdicts; an area-level finding names its area,",
+        "`departement:<code>` or `national`, where others name a station). Thresholds are",
+        "in `reconciliation/config.py`; sentences name fields by their printed French label.",
         "",
         "| code | severity | rule |",
         "| --- | --- | --- |",

@@ -48,14 +48,51 @@ class ReconciliationConfig:
     """W.506: ink dated before this is impossible (pen clock reset)."""
     max_future_ms: float = 48 * HOUR_MS
     """W.506: ink dated this long after the poll closes (or after receipt) is impossible."""
+    paper_confidence: float = 0.9
+    """F.301 when the paper's reading differs with at least this confidence; below: W.302."""
+    outlier_z: float = 3.5
+    """W.601/W.602: |modified z-score| above this is an outlier (Iglewicz and Hoaglin 1993)."""
+    min_peers: int = 10
+    """Across-station rules compare a station only within a département of this many stations."""
+    min_expected_votes: float = 5.0
+    """W.602 scores a candidate's share only where it expects this many votes (and as many
+    against): the usual condition for the normal approximation of a binomial."""
+    corner_share: float = 0.95
+    """W.603: turnout and winner's share both at least this: the fingerprint's 100%/100% corner."""
+    tail_z: float = 2.0
+    """W.604: a station is in the joint upper tail when both its z-scores exceed this."""
+    alpha: float = 0.01
+    """W.604-W.606: family-wise error rate, Holm-corrected over the areas tested."""
+    digits_min_count: int = 10
+    """W.605/W.606: only candidate counts of at least this many votes give a last digit."""
+    digits_min_sample: int = 50
+    """W.605/W.606: a département is tested only with this many last digits (5 per cell)."""
+    bootstrap_resamples: int = 1_000
+    """Resamples of the bootstrap intervals quoted by W.605/W.606."""
+    bootstrap_seed: int = 2012
+    """Seed of those resamples, so the same data give the same interval."""
 
     def __post_init__(self) -> None:
-        for name in ("blank_ratio", "spoiled_ratio", "missing_ballots_ratio", "overlap_share"):
+        for name in (
+            "blank_ratio",
+            "spoiled_ratio",
+            "missing_ballots_ratio",
+            "overlap_share",
+            "paper_confidence",
+        ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ReconciliationError(f"{name} is {value}; it must be in (0, 1]")
         if self.max_station_count < 1 or self.missing_ballots_min < 0:
             raise ReconciliationError("max_station_count must be >= 1, missing_ballots_min >= 0")
+        if not 0.0 < self.alpha < 1.0 or not 0.0 < self.corner_share <= 1.0:
+            raise ReconciliationError("alpha must be in (0, 1) and corner_share in (0, 1]")
+        if self.outlier_z <= 0 or self.tail_z <= 0:
+            raise ReconciliationError("outlier_z and tail_z must be positive")
+        if self.min_peers < 3 or self.digits_min_sample < 10 or self.bootstrap_resamples < 100:
+            raise ReconciliationError(
+                "min_peers must be >= 3, digits_min_sample >= 10, bootstrap_resamples >= 100"
+            )
 
 
 DEFAULT_CONFIG = ReconciliationConfig()

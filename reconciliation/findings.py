@@ -62,6 +62,8 @@ class Finding:
     """Stable rule code, e.g. ``F.203``; see docs/reconciliation-rules.md."""
     severity: Severity
     station_id: str
+    """The station; for an area-level statistic (W.604-W.606) the area, see
+    :func:`reconciliation.tallies.area_id` (``departement:<code>`` or ``national``)."""
     fields: tuple[str, ...]
     """PV field ids involved (``ballots``, ``candidate_3``, ...), in form order."""
     message: str

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from hardware_sim.electorate import honest_count
 from pen.ink import Ink, Stroke
-from reconciliation import PvCounts, PvTimeline, Severity, StationContext, check_pv
+from reconciliation import (
+    PaperReading,
+    PvCounts,
+    PvTimeline,
+    Severity,
+    StationContext,
+    check_pv,
+)
 
 COUNT_FIELDS = ("signatures", "ballots", "blank", "spoiled", "valid", "contributions")
 
@@ -117,3 +124,19 @@ def test_findings_do_not_depend_on_stroke_order(
         timeline=PvTimeline({k: Ink.of(v) for k, v in shuffled.items()}, station),
     )
     assert a == b
+
+
+@settings(max_examples=200, deadline=None)
+@given(consistent_pv(), st.data(), st.integers(1, 5000))
+def test_a_confidently_read_paper_change_is_always_an_error(
+    pv: PvCounts, data: st.DataObject, delta: int
+) -> None:
+    fields = [name for name, value in pv.counts() if value is not None]
+    target = data.draw(st.sampled_from(fields))
+    paper = {name: PaperReading(str(value), 1.0) for name, value in pv.counts()}
+    assert [f for f in check_pv(pv, station_id="s", paper=paper) if f.code == "F.301"] == []
+    changed = dict(pv.counts())[target]
+    assert changed is not None
+    paper[target] = PaperReading(str(changed + delta), 0.95)
+    f301 = [f for f in check_pv(pv, station_id="s", paper=paper) if f.code == "F.301"]
+    assert [f.fields for f in f301] == [(target,)]

@@ -1,0 +1,101 @@
+"""Pen against paper (F.301, W.302): each value the pen wrote against the paper PV.
+
+The point of the digital pen: its copy of the minutes exists the moment they
+are written, so a later change to the paper shows as a disagreement. Input
+is a :class:`PaperReading` per field, as a scan reader (or a person) read it
+from the scanned paper PV, with a confidence. A confident mismatch is an
+error (F.301, "the paper says 187; the pen wrote 137 at 19:42"); an uncertain
+one goes to review (W.302). A field the paper reading leaves empty, or the
+pen did not give, is not compared (W.010 already says the pen value is
+missing). This module reads no image: it takes the readings as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciliation.arithmetic import PvCounts
+from reconciliation.catalogue import field_label, rule
+from reconciliation.config import DEFAULT_CONFIG, ReconciliationConfig
+from reconciliation.findings import EvidenceValue, Finding, ReconciliationError
+from reconciliation.timeline import PvTimeline, clock
+
+
+@dataclass(frozen=True, slots=True)
+class PaperReading:
+    """One field as read from the scanned paper PV."""
+
+    value: str | None
+    """The text read (digits of a count, ``HHMM``); None: nothing readable."""
+    confidence: float
+    """The reader's confidence in ``value``, 0 to 1 (a person reading it: 1)."""
+    crop: str | None = None
+    """Where the field's image on the scan is (path or id), for the person who checks."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ReconciliationError(f"paper confidence {self.confidence} is not in [0, 1]")
+
+
+def _pen_values(counts: PvCounts) -> dict[str, str | None]:
+    values: dict[str, str | None] = {
+        name: None if v is None else str(v) for name, v in counts.counts()
+    }
+    values["closing_time"] = counts.closing_time
+    return values
+
+
+def _same(field_id: str, paper: str, pen: str) -> bool:
+    """Counts compare as numbers (``0187`` is ``187``); the closing time as written."""
+    a, b = paper.strip(), pen.strip()
+    if field_id != "closing_time" and a.isdigit() and b.lstrip("-").isdigit():
+        return int(a) == int(b)
+    return a == b
+
+
+def check_paper(
+    counts: PvCounts,
+    paper: Mapping[str, PaperReading],
+    station_id: str,
+    timeline: PvTimeline | None = None,
+    config: ReconciliationConfig = DEFAULT_CONFIG,
+) -> list[Finding]:
+    """F.301 / W.302 for each field where the paper's reading differs from the pen's value."""
+    pen = _pen_values(counts)
+    out = []
+    for name in sorted(paper):
+        reading = paper[name]
+        if name not in pen:
+            raise ReconciliationError(f"paper reading for {name!r}, which is not a PV value")
+        written = pen[name]
+        if reading.value is None or written is None:
+            continue
+        if _same(name, reading.value, written):
+            continue
+        ink = timeline.fields.get(name) if timeline is not None else None
+        last = max((s.end_ms for s in ink), default=None) if ink else None
+        at = "" if last is None else f" (last ink at {clock(last)})"
+        evidence: dict[str, EvidenceValue] = {
+            "pen": written,
+            "paper": reading.value,
+            "confidence": reading.confidence,
+            "crop": reading.crop,
+            "pen_last_ms": last,
+            "threshold": config.paper_confidence,
+        }
+        code = "F.301" if reading.confidence >= config.paper_confidence else "W.302"
+        out.append(
+            rule(code).finding(
+                station_id,
+                (name,),
+                evidence,
+                label=field_label(name),
+                field=name,
+                paper=reading.value,
+                pen=written,
+                at=at,
+                confidence=100 * reading.confidence,
+            )
+        )
+    return out
