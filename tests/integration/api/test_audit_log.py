@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, text, update
@@ -74,3 +76,11 @@ def test_audit_route_is_for_the_high_authority(client: TestClient) -> None:
     assert client.get("/v1/audit", headers=h["fed75"]).status_code == 403
     page = client.get("/v1/audit?action=user.create&limit=2&offset=1", headers=h["ha"]).json()
     assert page["total"] == len(h) and [e["action"] for e in page["items"]] == ["user.create"] * 2
+
+
+def test_concurrent_appends_keep_one_chain(client: TestClient) -> None:
+    engine = engine_of(client)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda _: _log(engine, 10), range(6)))
+    found = audit.verify_audit(engine)
+    assert found.ok and found.entries == 60 and found.head_seq == 60
