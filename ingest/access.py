@@ -17,10 +17,12 @@ that has none of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import fastapi.routing
 from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -90,19 +92,36 @@ PUBLIC: Any = Depends(public)
 STATION: Any = Depends(station_signature)
 
 
-def _has_decision(route: APIRoute) -> bool:
-    return any(
-        dep.call in _PLAIN or isinstance(dep.call, RoleDecision)
-        for dep in route.dependant.dependencies
-    )
+def api_routes(app: FastAPI) -> Iterator[tuple[str, frozenset[str], Dependant]]:
+    """(path, methods, dependant) of every API route, inside included routers too.
+
+    FastAPI from 0.16x keeps an included router as one branch of ``app.routes``
+    (``iter_route_contexts`` walks them); older versions copy its routes into
+    ``app.routes``. Both are walked, so no route escapes the check.
+    """
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    items: Iterable[Any] = walk(app.routes) if walk else app.routes
+    for item in items:
+        route = getattr(item, "original_route", item)
+        if isinstance(route, APIRoute):
+            yield item.path, frozenset(item.methods or ()), route.dependant
+
+
+def decisions(dependant: Dependant) -> list[Any]:
+    """The access decisions among a route's dependencies."""
+    return [
+        dep.call
+        for dep in dependant.dependencies
+        if dep.call in _PLAIN or isinstance(dep.call, RoleDecision)
+    ]
 
 
 def check_access_decisions(app: FastAPI) -> None:
     """Raise ``RuntimeError`` naming every API route without an access decision."""
     missing = [
-        f"{sorted(route.methods or ())} {route.path}"
-        for route in app.routes
-        if isinstance(route, APIRoute) and not _has_decision(route)
+        f"{sorted(methods)} {path}"
+        for path, methods, dependant in api_routes(app)
+        if not decisions(dependant)
     ]
     if missing:
         raise RuntimeError(f"routes without an access decision: {', '.join(missing)}")

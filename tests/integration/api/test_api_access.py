@@ -7,11 +7,11 @@ federation of 75 sees nothing of 13, not even by guessing ids.
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from ingest.access import check_access_decisions, require
+from ingest.access import api_routes, check_access_decisions, require
 from ingest.app import create_app
 from ingest.auth import UserError, create_user, issue_token, list_users, revoke_user
 from ingest.db import ApiToken, AuditEntry, session
@@ -146,6 +146,18 @@ def test_station_user_sees_its_own_station_only(client: TestClient) -> None:
 def test_every_route_has_a_decision_and_a_role_route_without_one_refuses() -> None:
     app = create_app(Settings(database_url="sqlite://"))
     check_access_decisions(app)
+    walked = {path for path, _, _ in api_routes(app)}
+    assert {"/v1/me", "/v1/audit", "/v1/stations/{station_id}/batches"} <= walked
+
+    nested = APIRouter(prefix="/v1")
+
+    @nested.get("/leaky")
+    def leaky() -> None: ...
+
+    app.include_router(nested)  # inside an included router, the check still sees it
+    with pytest.raises(RuntimeError, match="/v1/leaky"):
+        check_access_decisions(app)
+
     bare = FastAPI()
 
     @bare.get("/guarded", dependencies=[require("high_authority")])
