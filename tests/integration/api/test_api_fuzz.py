@@ -53,6 +53,7 @@ def _operations(app: FastAPI) -> list[Any]:
     ]
 
 
+@pytest.mark.slow
 def test_no_server_errors(seeded: tuple[FastAPI, dict[str, str]]) -> None:
     app, headers = seeded
     ops = _operations(app)
@@ -61,7 +62,7 @@ def test_no_server_errors(seeded: tuple[FastAPI, dict[str, str]]) -> None:
     for op in ops:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
         def call(case: Any) -> None:
             response = case.call(headers=headers)
             assert response.status_code < 500, (case.method, case.path, response.text)
