@@ -129,11 +129,18 @@ def verify_chain(rows: Sequence[Row], head: tuple[int, str] | None) -> Verificat
 
 def read_rows(engine: Engine) -> tuple[list[Row], tuple[int, str] | None]:
     """Every entry in seq order, and the stored head."""
+    columns = (
+        AuditEntry.seq,
+        AuditEntry.at_ms,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.target,
+        AuditEntry.detail,
+        AuditEntry.prev_hash,
+        AuditEntry.hash,
+    )
     with session(engine) as s:
-        rows = [
-            Row(e.seq, e.at_ms, e.actor, e.action, e.target, e.detail, e.prev_hash, e.hash)
-            for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))
-        ]
+        rows = [Row(*r) for r in s.execute(select(*columns).order_by(AuditEntry.seq))]
         head = s.get(AuditHead, 1)
         return rows, (head.seq, head.hash) if head else None
 

@@ -65,7 +65,7 @@ def _candidates(totals: dict[str, int]) -> list[CandidateTotal]:
 
 def totals(engine: Engine, departement: str | None) -> Totals:
     """National totals (``departement=None``) or one département's."""
-    q = select(PvResult).where(PvResult.complete.is_(True))
+    q = select(PvResult.values).where(PvResult.complete.is_(True))
     ids = select(Station.station_id)
     if departement is not None:
         q = q.where(PvResult.departement == departement)
@@ -73,9 +73,9 @@ def totals(engine: Engine, departement: str | None) -> Totals:
     sums: dict[str, int] = {}
     with session(engine) as s:
         reporting = 0
-        for row in s.scalars(q):
+        for values in s.scalars(q):
             reporting += 1
-            for k, v in _int_values(row.values).items():
+            for k, v in _int_values(values).items():
                 sums[k] = sums.get(k, 0) + v
         expected = sum(
             1 for sid in s.scalars(ids) if departement is None or departement_of(sid) == departement
