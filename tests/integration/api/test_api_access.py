@@ -6,6 +6,9 @@ federation of 75 sees nothing of 13, not even by guessing ids.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
@@ -17,6 +20,7 @@ from ingest.auth import UserError, create_user, issue_token, list_users, revoke_
 from ingest.db import ApiToken, AuditEntry, session
 from ingest.settings import Settings
 from tests.api_world import CORSICA, MARSEILLE, PARIS, engine_of, make_users, seed
+from tests.live_ingest import serve_ingest
 
 
 def test_missing_bad_expired_and_revoked_tokens_are_401(client: TestClient) -> None:
@@ -170,3 +174,15 @@ def test_every_route_has_a_decision_and_a_role_route_without_one_refuses() -> No
 
     with pytest.raises(RuntimeError, match="/forgotten"):
         check_access_decisions(bare)
+
+
+def test_tokens_over_real_http_on_loopback(tmp_path: Path) -> None:
+    with serve_ingest(tmp_path / "ingest.db") as (app, base):
+        h = make_users(app.state.engine)
+        seed(app.state.engine)
+        with httpx.Client(base_url=base, timeout=5) as http:
+            r = http.get("/v1/stations")
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+            listed = http.get("/v1/stations", headers=h["fed13"]).json()
+            assert [s["station_id"] for s in listed["items"]] == list(MARSEILLE)
+            assert http.get("/v1/audit", headers=h["fed13"]).status_code == 403
