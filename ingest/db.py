@@ -275,10 +275,82 @@ class PipelineCursor(Base):
     last_id: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class User(Base):
+    """A person or service that calls the API with a bearer token (:mod:`ingest.auth`)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    """``high_authority``, ``federation``, ``station``, ``reviewer`` or ``coordinator``."""
+    departement: Mapped[str | None] = mapped_column(String(3), default=None)
+    """The one département a federation (or a regional reviewer) sees."""
+    station_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The one station a ``station`` user sees."""
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    disabled_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class ApiToken(Base):
+    """A bearer token of a user: only its SHA-256 is kept, with expiry and revocation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The token's first characters, to recognise it in listings (not enough to use it)."""
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, hash-chained audit log (:mod:`ingest.audit`)."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(48))
+    target: Mapped[str] = mapped_column(String(160))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Never personal data: counts, ids, codes."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The last entry's seq and hash (one row): deleting the newest entries shows as a mismatch."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 @event.listens_for(StoredBatch, "before_update")
 @event.listens_for(StoredBatch, "before_delete")
 def _immutable(mapper: Any, connection: Any, target: StoredBatch) -> None:
     raise RuntimeError(f"stored batches are immutable (station {target.station_id})")
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _append_only(mapper: Any, connection: Any, target: AuditEntry) -> None:
+    raise RuntimeError(f"the audit log is append-only (entry {target.seq})")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_audit_change(state: Any) -> None:
+    if (state.is_update or state.is_delete) and any(
+        m.class_ is AuditEntry for m in state.all_mappers
+    ):
+        raise RuntimeError("the audit log is append-only (bulk update or delete refused)")
 
 
 def make_engine(url: str) -> Engine:

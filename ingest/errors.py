@@ -22,26 +22,39 @@ class ApiError(Exception):
     """An HTTP error with a stable code and a sentence that says what to do."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
+        """Extra response headers (``WWW-Authenticate`` on a 401)."""
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def _respond(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Any:
-    return JSONResponse(error_body(code, message, details), status_code=status)
+def _respond(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
 async def _api_error(request: Request, exc: Exception) -> Any:
     assert isinstance(exc, ApiError)
-    return _respond(exc.status, exc.code, exc.message, exc.details)
+    return _respond(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
 async def _validation(request: Request, exc: Exception) -> Any:

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from plume import __version__
-from plume.commands import agent, demo, forms, ink, results, serve, sim
+from plume.commands import agent, demo, forms, ink, results, serve, sim, users
 from plume.exit_codes import EXIT_USAGE
 
-_GROUPS = (agent, demo, forms, ink, results, serve, sim)
+_GROUPS = (agent, demo, forms, ink, results, serve, sim, users)
 
 
 def build_parser() -> argparse.ArgumentParser:
