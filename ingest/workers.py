@@ -1,0 +1,107 @@
+"""Where ready fields are read: an in-process pool, or Celery workers over Redis.
+
+One code path: the pipeline submits field ids to :class:`Workers` and polls
+the handles; both kinds run :func:`ingest.digitise.digitise_field`.
+``Settings.workers`` chooses: ``local`` (default, a thread pool of
+``worker_count``; recognition is numpy and releases the GIL in its heavy
+parts) or ``celery`` (:mod:`ingest.celery_app`, ``Settings.redis_url``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from ingest.digitise import digitise_field
+from ingest.settings import Settings
+
+
+class Handle(Protocol):
+    """A submitted read."""
+
+    def done(self) -> bool: ...
+
+    def wait(self, timeout_s: float) -> None:
+        """Block until done (an error of the read is not raised here: see :meth:`error`)."""
+
+    def error(self) -> BaseException | None:
+        """What the read raised, once done."""
+
+
+class Workers(Protocol):
+    def submit(self, field_pk: int) -> Handle: ...
+
+    def close(self) -> None: ...
+
+
+class _FutureHandle:
+    def __init__(self, future: Future[str]) -> None:
+        self.future = future
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def wait(self, timeout_s: float) -> None:
+        self.future.exception(timeout=timeout_s)
+
+    def error(self) -> BaseException | None:
+        return self.future.exception() if self.future.done() else None
+
+
+class LocalWorkers:
+    """A thread pool in this process."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._pool = ThreadPoolExecutor(settings.worker_count, thread_name_prefix="plume-read")
+
+    def submit(self, field_pk: int) -> _FutureHandle:
+        return _FutureHandle(
+            self._pool.submit(digitise_field, self._engine, self._settings, field_pk)
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _CeleryHandle:
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def done(self) -> bool:
+        return bool(self.result.ready())
+
+    def wait(self, timeout_s: float) -> None:
+        self.result.get(timeout=timeout_s, propagate=False)
+
+    def error(self) -> BaseException | None:
+        if self.result.ready() and self.result.failed():
+            exc = self.result.result
+            return exc if isinstance(exc, BaseException) else RuntimeError(str(type(exc)))
+        return None
+
+
+class CeleryWorkers:
+    """Celery workers reached through Redis (``Settings.redis_url``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from ingest.celery_app import TASK, create_celery
+
+        self.app = create_celery(settings)
+        self._task = self.app.tasks[TASK]
+
+    def submit(self, field_pk: int) -> _CeleryHandle:
+        return _CeleryHandle(self._task.delay(field_pk))
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def make_workers(engine: Engine, settings: Settings) -> LocalWorkers | CeleryWorkers:
+    """The workers ``settings.workers`` names."""
+    if settings.workers == "celery":
+        return CeleryWorkers(settings)
+    return LocalWorkers(engine, settings)
