@@ -15,7 +15,6 @@ database and is submitted again later. Run one driver per database.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 import structlog
@@ -140,17 +139,3 @@ class Pipeline:
                 self._in_flight[pk] = self._workers.submit(pk)
                 submitted += 1
         return bool(done.batches or marked or submitted)
-
-    def idle(self) -> bool:
-        """Nothing in flight (for tests and shutdown)."""
-        return not self._in_flight
-
-
-def wait_idle(pipeline: Pipeline, timeout_s: float) -> bool:
-    """Poll until the pipeline has nothing in flight; False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pipeline.idle():
-            return True
-        time.sleep(0.05)
-    return False

@@ -9,7 +9,9 @@ parts) or ``celery`` (:mod:`ingest.celery_app`, ``Settings.redis_url``).
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -27,7 +29,7 @@ class Handle(Protocol):
         """Block until done (an error of the read is not raised here: see :meth:`error`)."""
 
     def error(self) -> BaseException | None:
-        """What the read raised, once done."""
+        """What the read raised (a :class:`TimeoutError` while it is not done), or None."""
 
 
 class Workers(Protocol):
@@ -44,10 +46,13 @@ class _FutureHandle:
         return self.future.done()
 
     def wait(self, timeout_s: float) -> None:
-        self.future.exception(timeout=timeout_s)
+        with contextlib.suppress(FuturesTimeout):
+            self.future.exception(timeout=timeout_s)
 
     def error(self) -> BaseException | None:
-        return self.future.exception() if self.future.done() else None
+        if not self.future.done():
+            return TimeoutError("the read is not done")
+        return self.future.exception()
 
 
 class LocalWorkers:
@@ -75,10 +80,15 @@ class _CeleryHandle:
         return bool(self.result.ready())
 
     def wait(self, timeout_s: float) -> None:
-        self.result.get(timeout=timeout_s, propagate=False)
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
+        with contextlib.suppress(CeleryTimeout):
+            self.result.get(timeout=timeout_s, propagate=False)
 
     def error(self) -> BaseException | None:
-        if self.result.ready() and self.result.failed():
+        if not self.result.ready():
+            return TimeoutError("the read is not done")
+        if self.result.failed():
             exc = self.result.result
             return exc if isinstance(exc, BaseException) else RuntimeError(str(type(exc)))
         return None
