@@ -108,7 +108,7 @@ def test_strokes_do_not_depend_on_how_the_day_was_cut_into_batches(
     tmp_path: Path, day: StationDay
 ) -> None:
     seen = []
-    for i, per_batch in enumerate((37, 1000)):
+    for i, per_batch in enumerate((53, 1000)):
         engine, settings = _engine(tmp_path / str(i))
         _load_day(engine, day, per_batch=per_batch)
         assemble(engine, settings)
