@@ -485,14 +485,16 @@ def mark_ready(engine: Engine, settings: Settings, *, at_ms: int | None = None) 
         return int(done.rowcount)  # type: ignore[attr-defined]
 
 
-def ready_fields(engine: Engine, limit: int = 1000) -> list[int]:
-    """Ids of the fields waiting to be read, oldest ink first."""
+def ready_groups(engine: Engine, limit: int = 1000) -> list[list[int]]:
+    """Ids of the fields waiting to be read, grouped by page (read together), oldest ink first."""
     with session(engine) as s:
-        return list(
-            s.scalars(
-                select(FieldInk.id)
-                .where(FieldInk.state == "ready")
-                .order_by(FieldInk.last_ink_ms, FieldInk.id)
-                .limit(limit)
-            )
-        )
+        rows = s.execute(
+            select(FieldInk.page, FieldInk.id)
+            .where(FieldInk.state == "ready")
+            .order_by(FieldInk.last_ink_ms, FieldInk.id)
+            .limit(limit)
+        ).all()
+    groups: dict[str, list[int]] = {}
+    for page, pk in rows:
+        groups.setdefault(page, []).append(pk)
+    return list(groups.values())

@@ -1,8 +1,8 @@
 """The Celery app of scale-out mode: the digitisation task on workers over Redis.
 
-One task, :data:`TASK`, runs the same :func:`ingest.digitise.digitise_field`
-as the local pool: it takes a field id, loads the ink from the database,
-reads it and stores the results. Broker and result backend are
+One task, :data:`TASK`, runs the same :func:`ingest.digitise.digitise_fields`
+as the local pool: it takes the ids of fields (the ready fields of one page),
+loads their ink from the database, reads them and stores the results. Broker and result backend are
 ``Settings.redis_url``. Start workers with the same ``PLUME_`` settings as
 the service (database URL, contact key, Redis URL)::
 
@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from ingest.db import make_engine
 from ingest.settings import Settings
 
-TASK = "plume.digitise_field"
+TASK = "plume.digitise_fields"
 
 
 def create_celery(settings: Settings, engine: Engine | None = None) -> Celery:
@@ -43,12 +43,13 @@ def create_celery(settings: Settings, engine: Engine | None = None) -> Celery:
     engines: dict[str, Engine] = {} if engine is None else {"engine": engine}
 
     @app.task(name=TASK)  # type: ignore[untyped-decorator]
-    def digitise(field_pk: int) -> str:
-        from ingest.digitise import digitise_field
+    def digitise(field_pks: list[int]) -> dict[str, str]:
+        from ingest.digitise import digitise_fields
 
         if "engine" not in engines:
             engines["engine"] = make_engine(settings.database_url)
-        return digitise_field(engines["engine"], settings, int(field_pk))
+        done = digitise_fields(engines["engine"], settings, [int(pk) for pk in field_pks])
+        return {str(pk): what for pk, what in done.items()}
 
     return app
 

@@ -1,8 +1,9 @@
 """Digitisation: read one ready field with ``ocr.read`` and store what it means.
 
-:func:`digitise_field` is the one task the workers run (locally or on Celery):
-it loads the field's ink from the database, reads it, and in one transaction
-stores the :class:`~ingest.db.Reading` and updates what depends on it:
+:func:`digitise_fields` is the one task the workers run (locally or on Celery):
+it takes field ids (the pipeline sends the ready fields of one page together),
+loads their ink from the database, reads them, and in one transaction stores
+the :class:`~ingest.db.Reading` rows and updates what depends on them:
 
 - a PV field: the station's :class:`~ingest.db.PvResult` (a value per count
   field, ``None`` while the reading is below ``Settings.review_threshold`` and
@@ -142,81 +143,119 @@ def digitise_field(engine: Engine, settings: Settings, field_pk: int) -> str:
     Returns what happened: ``read``, ``skipped`` (not a read kind), ``missing``
     (no such field), ``already`` (this version was read before).
     """
+    return digitise_fields(engine, settings, [field_pk])[field_pk]
+
+
+@dataclass(frozen=True, slots=True)
+class _Todo:
+    field: FieldInk
+    version: int
+    result: FieldReading | None
+    """None: a kind nobody reads."""
+
+
+def digitise_fields(engine: Engine, settings: Settings, field_pks: Sequence[int]) -> dict[int, str]:
+    """Read several fields (best: the ready fields of one page) and store them in one transaction.
+
+    Recognition runs outside the transaction; the readings, the fields' states
+    and what depends on them (PV result, contact) are then written together,
+    each dependent recomputed once. Returns what happened to each field (see
+    :func:`digitise_field`).
+    """
+    outcome: dict[int, str] = dict.fromkeys(field_pks, "missing")
+    todo: list[_Todo] = []
+    lays = layouts(tuple(settings.pv_candidates))
     with session(engine) as s:
-        f = s.get(FieldInk, field_pk)
-        if f is None:
-            return "missing"
-        version, kind = f.version, f.kind
-        strokes = [] if kind in NOT_READ else load_strokes(s, f.page, f.field_id)
-    if kind in NOT_READ:
-        with session(engine) as s, s.begin():
-            s.execute(
-                update(FieldInk)
-                .where(FieldInk.id == field_pk, FieldInk.version == version)
-                .values(state="read")
+        for pk in dict.fromkeys(field_pks):
+            f = s.get(FieldInk, pk)
+            lay = lays.get(f.form) if f is not None else None
+            if f is None or lay is None:
+                continue
+            if f.kind in NOT_READ:
+                todo.append(_Todo(f, f.version, None))
+                continue
+            strokes = load_strokes(s, f.page, f.field_id)
+            todo.append(_Todo(f, f.version, read_field(lay.field(f.field_id), lay, strokes)))
+    for t in todo:
+        if t.result is not None and t.result.error:
+            f = t.field
+            log.warning(
+                "read.failed",
+                station_id=f.station_id,
+                field=f.field_id,
+                kind=f.kind,
+                error=t.result.error,
             )
-        return "skipped"
-    lay = layouts(tuple(settings.pv_candidates)).get(f.form)
-    if lay is None:
-        return "missing"
-    result = read_field(lay.field(f.field_id), lay, strokes)
-    if result.error:
-        log.warning(
-            "read.failed", station_id=f.station_id, field=f.field_id, kind=kind, error=result.error
-        )
-    return _store(engine, settings, f, version, result, lay)
+    for station_id in dict.fromkeys(t.field.station_id for t in todo):
+        mine = [t for t in todo if t.field.station_id == station_id]
+        outcome.update(_store(engine, settings, station_id, mine))
+    return outcome
 
 
 def _store(
-    engine: Engine,
-    settings: Settings,
-    f: FieldInk,
-    version: int,
-    result: FieldReading,
-    layout: FormLayout,
-) -> str:
+    engine: Engine, settings: Settings, station_id: str, todo: Sequence[_Todo]
+) -> dict[int, str]:
     at = _now_ms()
-    personal = f.form == "contact"
+    lays = layouts(tuple(settings.pv_candidates))
+    outcome: dict[int, str] = {}
+    pv = False
+    contacts: dict[str, list[tuple[FieldInk, FieldReading]]] = {}
     with session(engine) as s, s.begin():
         # One station's results change one at a time (PostgreSQL: row lock; SQLite: one writer).
-        s.get(Station, f.station_id, with_for_update=True)
-        done = s.scalar(
-            select(Reading.id).where(Reading.field_pk == f.id, Reading.version == version)
-        )
-        if done is not None:
-            return "already"
-        s.add(
-            Reading(
-                field_pk=f.id,
-                version=version,
-                engine=ENGINE,
-                text=None if personal else result.text,
-                confidence=result.confidence,
-                alternatives=[] if personal else [list(a) for a in result.alternatives],
-                created_ms=at,
+        s.get(Station, station_id, with_for_update=True)
+        for t in todo:
+            f, version, result = t.field, t.version, t.result
+            to_read = (
+                update(FieldInk)
+                .where(FieldInk.id == f.id, FieldInk.version == version)
+                .values(state="read")
+                .execution_options(synchronize_session=False)
             )
-        )
-        s.execute(
-            update(FieldInk)
-            .where(FieldInk.id == f.id, FieldInk.version == version)
-            .values(state="read")
-        )
-        if result.confidence < settings.review_threshold:
-            _review(s, f, version, None if personal else result.text, at)
+            if result is None:
+                s.execute(to_read)
+                outcome[f.id] = "skipped"
+                continue
+            done = s.scalar(
+                select(Reading.id).where(Reading.field_pk == f.id, Reading.version == version)
+            )
+            if done is not None:
+                outcome[f.id] = "already"
+                continue
+            personal = f.form == "contact"
+            s.add(
+                Reading(
+                    field_pk=f.id,
+                    version=version,
+                    engine=ENGINE,
+                    text=None if personal else result.text,
+                    confidence=result.confidence,
+                    alternatives=[] if personal else [list(a) for a in result.alternatives],
+                    created_ms=at,
+                )
+            )
+            s.execute(to_read)
+            if result.confidence < settings.review_threshold:
+                _review(s, f, version, None if personal else result.text, at)
+            if personal:
+                contacts.setdefault(f.page, []).append((f, result))
+            pv = pv or f.form == "pv"
+            outcome[f.id] = "read"
         s.flush()
-        if personal:
-            _contact(s, settings, f, result, layout, at)
-        elif f.form == "pv":
-            _pv(s, settings, f.station_id, layout, at)
-    log.info(
-        "field.read",
-        station_id=f.station_id,
-        form=f.form,
-        field=f.field_id,
-        version=version,
-        confidence=round(result.confidence, 3),
-    )
-    return "read"
+        for page, results in contacts.items():
+            _contact(s, settings, station_id, page, results, at)
+        if pv:
+            _pv(s, settings, station_id, lays.pv, at)
+    for t in todo:
+        if outcome.get(t.field.id) == "read" and t.result is not None:
+            log.info(
+                "field.read",
+                station_id=station_id,
+                form=t.field.form,
+                field=t.field.field_id,
+                version=t.version,
+                confidence=round(t.result.confidence, 3),
+            )
+    return outcome
 
 
 def _review(s: Session, f: FieldInk, version: int, proposal: str | None, at: int) -> None:
@@ -309,19 +348,19 @@ def _pv(s: Session, settings: Settings, station_id: str, layout: FormLayout, at:
 def _contact(
     s: Session,
     settings: Settings,
-    f: FieldInk,
-    result: FieldReading,
-    layout: FormLayout,
+    station_id: str,
+    page: str,
+    results: Sequence[tuple[FieldInk, FieldReading]],
     at: int,
 ) -> None:
-    """Seal the field's value into the page's contact row and recompute its summary."""
+    """Seal the fields' values into the page's contact row and recompute its summary."""
     cipher = ContactCipher.from_text(settings.contact_key.get_secret_value())
-    row = s.scalars(select(Contact).where(Contact.page == f.page)).first()
+    row = s.scalars(select(Contact).where(Contact.page == page)).first()
     if row is None:
         row = Contact(
-            station_id=f.station_id,
-            departement=departement_of(f.station_id),
-            page=f.page,
+            station_id=station_id,
+            departement=departement_of(station_id),
+            page=page,
             consent=False,
             encrypted={},
             confidence=0.0,
@@ -329,11 +368,12 @@ def _contact(
         )
         s.add(row)
     sealed = dict(row.encrypted)
-    if result.text:
-        sealed[f.field_id] = cipher.encrypt(f.page, f.field_id, result.text)
-    else:
-        sealed.pop(f.field_id, None)
-    fields = s.scalars(select(FieldInk).where(FieldInk.page == f.page)).all()
+    for f, result in results:
+        if result.text:
+            sealed[f.field_id] = cipher.encrypt(page, f.field_id, result.text)
+        else:
+            sealed.pop(f.field_id, None)
+    fields = s.scalars(select(FieldInk).where(FieldInk.page == page)).all()
     latest = _latest(s, fields)
     consent = False
     for fl in fields:
@@ -341,7 +381,7 @@ def _contact(
         if fl.kind != "checkbox" or r is None or r.confidence < settings.review_threshold:
             continue
         value = sealed.get(fl.field_id)
-        ticked = value is not None and _ticked(cipher.decrypt(f.page, fl.field_id, value))
+        ticked = value is not None and _ticked(cipher.decrypt(page, fl.field_id, value))
         consent = consent or ticked
     row.encrypted = sealed
     row.consent = consent

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import Engine
 
-from ingest.assembly import assemble, mark_ready, ready_fields
+from ingest.assembly import assemble, mark_ready, ready_groups
 from ingest.settings import Settings
 from ingest.workers import Handle, Workers, make_workers
 
@@ -57,13 +57,13 @@ def run_once(
         done = assemble(engine, settings, max_batches=10**9, at_ms=at_ms)
         stats.batches, stats.strokes, stats.flagged = done.batches, done.strokes, done.flagged
         stats.ready = mark_ready(engine, settings, at_ms=at_ms)
-        handles = [w.submit(pk) for pk in ready_fields(engine, limit=10**9)]
-        for h in handles:
+        handles = [(len(g), w.submit(g)) for g in ready_groups(engine, limit=10**9)]
+        for n, h in handles:
             h.wait(READ_TIMEOUT_S)
             if h.error() is None:
-                stats.read += 1
+                stats.read += n
             else:
-                stats.failed += 1
+                stats.failed += n
                 log.error("read.error", error=type(h.error()).__name__)
     finally:
         if own:
@@ -81,6 +81,7 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._workers: Workers | None = None
         self._in_flight: dict[int, Handle] = {}
+        """Field id -> the handle of the read it is part of."""
         self.turns = 0
         self.errors = 0
 
@@ -124,18 +125,20 @@ class Pipeline:
         assert self._workers is not None
         done = assemble(self.engine, self.settings, max_batches=50)
         marked = mark_ready(self.engine, self.settings)
-        for pk, h in list(self._in_flight.items()):
-            if h.done():
-                del self._in_flight[pk]
-                if h.error() is not None:
-                    self.errors += 1
-                    log.error("read.error", field_pk=pk, error=type(h.error()).__name__)
+        finished = {id(h): h for h in self._in_flight.values() if h.done()}
+        for h in finished.values():
+            if h.error() is not None:
+                self.errors += 1
+                log.error("read.error", error=type(h.error()).__name__)
+        self._in_flight = {k: h for k, h in self._in_flight.items() if id(h) not in finished}
         submitted = 0
-        room = max(1, 4 * self.settings.worker_count) - len(self._in_flight)
+        room = 4 * self.settings.worker_count - len({id(h) for h in self._in_flight.values()})
         if room > 0:
-            for pk in ready_fields(self.engine, limit=room + len(self._in_flight)):
-                if pk in self._in_flight or submitted >= room:
+            for group in ready_groups(self.engine, limit=1000):
+                todo = [pk for pk in group if pk not in self._in_flight]
+                if not todo or submitted >= room:
                     continue
-                self._in_flight[pk] = self._workers.submit(pk)
+                h = self._workers.submit(todo)
+                self._in_flight.update(dict.fromkeys(todo, h))
                 submitted += 1
         return bool(done.batches or marked or submitted)

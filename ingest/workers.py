@@ -1,7 +1,8 @@
 """Where ready fields are read: an in-process pool, or Celery workers over Redis.
 
-One code path: the pipeline submits field ids to :class:`Workers` and polls
-the handles; both kinds run :func:`ingest.digitise.digitise_field`.
+One code path: the pipeline submits groups of field ids (the ready fields of
+one page) to :class:`Workers` and polls the handles; both kinds run
+:func:`ingest.digitise.digitise_fields`.
 ``Settings.workers`` chooses: ``local`` (default, a thread pool of
 ``worker_count``; recognition is numpy and releases the GIL in its heavy
 parts) or ``celery`` (:mod:`ingest.celery_app`, ``Settings.redis_url``).
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from ingest.digitise import digitise_field
+from ingest.digitise import digitise_fields
 from ingest.settings import Settings
 
 
@@ -33,13 +34,13 @@ class Handle(Protocol):
 
 
 class Workers(Protocol):
-    def submit(self, field_pk: int) -> Handle: ...
+    def submit(self, field_pks: list[int]) -> Handle: ...
 
     def close(self) -> None: ...
 
 
 class _FutureHandle:
-    def __init__(self, future: Future[str]) -> None:
+    def __init__(self, future: Future[dict[int, str]]) -> None:
         self.future = future
 
     def done(self) -> bool:
@@ -63,9 +64,9 @@ class LocalWorkers:
         self._settings = settings
         self._pool = ThreadPoolExecutor(settings.worker_count, thread_name_prefix="plume-read")
 
-    def submit(self, field_pk: int) -> _FutureHandle:
+    def submit(self, field_pks: list[int]) -> _FutureHandle:
         return _FutureHandle(
-            self._pool.submit(digitise_field, self._engine, self._settings, field_pk)
+            self._pool.submit(digitise_fields, self._engine, self._settings, field_pks)
         )
 
     def close(self) -> None:
@@ -103,8 +104,8 @@ class CeleryWorkers:
         self.app = create_celery(settings)
         self._task = self.app.tasks[TASK]
 
-    def submit(self, field_pk: int) -> _CeleryHandle:
-        return _CeleryHandle(self._task.delay(field_pk))
+    def submit(self, field_pks: list[int]) -> _CeleryHandle:
+        return _CeleryHandle(self._task.delay(field_pks))
 
     def close(self) -> None:
         self.app.close()

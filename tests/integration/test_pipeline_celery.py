@@ -8,6 +8,7 @@ Redis, read by the worker and stored, exactly as in scale-out mode.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,12 @@ def test_fields_are_read_by_a_celery_worker_over_redis(tmp_path: Path) -> None:
     for fid, value in result.values.items():
         if value is not None:
             assert value == count_value(run.written_counts, fid)
-    # Every read went through Redis: the worker stored one result per task.
-    assert len(broker.keys("celery-task-meta-*")) == stats.read
+    # Every read went through Redis: the worker stored each task's outcome per field there.
+    outcomes: dict[str, str] = {}
+    for k in broker.keys("celery-task-meta-*"):
+        meta = json.loads(broker.get(k))  # type: ignore[arg-type]
+        assert meta["status"] == "SUCCESS"
+        outcomes.update(meta["result"])
+    assert len(outcomes) == stats.read
+    assert set(outcomes.values()) <= {"read", "skipped"} and "read" in outcomes.values()
     broker.flushdb()
