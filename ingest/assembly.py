@@ -28,15 +28,17 @@ or no ink came on the page for ``Settings.field_idle_s``.
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import structlog
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ingest.db import (
@@ -53,9 +55,8 @@ from ingest.geo import departement_of
 from ingest.kits import PageOwner, page_owner, pen_owner
 from ingest.layouts import Layouts, layouts
 from ingest.settings import Settings
-from pen.batches import parse_batch
-from pen.forms import hit_test
-from pen.ink import Stroke
+from pen.forms import assign
+from pen.ink import Ink, Stroke
 from pen.page import PageAddress
 from pen.wire import (
     Hello,
@@ -105,23 +106,26 @@ class _Session:
     frames: list[bytes] = field(default_factory=list)
 
 
-def _decode(data: Iterable[bytes]) -> list[tuple[Message, bytes]]:
-    """Each frame's message with its bytes; frames that do not decode are evidence only."""
-    out: list[tuple[Message, bytes]] = []
-    for raw in data:
-        for event in decode_stream(raw):
-            if isinstance(event, Received):
-                out.append((event.message, raw))
-    return out
+def _decode(blob: bytes) -> list[tuple[Message, int]]:
+    """Frames back to back into messages and their sequence numbers.
+
+    The agent journaled each frame once (its decoder reports duplicates apart),
+    so one decoder over the session's frames delivers each message once; a
+    frame that does not decode is evidence only (stored in the batch), not ink.
+    """
+    return [(e.message, e.seq) for e in decode_stream(blob) if isinstance(e, Received)]
 
 
-def _decode_concatenated(blob: bytes) -> list[tuple[Message, bytes]]:
-    """Stored frames (back to back) into messages and their frames again."""
-    out: list[tuple[Message, bytes]] = []
-    for event in decode_stream(blob):
-        if isinstance(event, Received):
-            out.append((event.message, encode_message(event.message, event.seq)))
-    return out
+def stored_events(body: bytes) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """Each event's raw bytes and summary, from a stored batch body.
+
+    Stored bodies were parsed, verified and chained by intake
+    (:func:`pen.batches.parse_batch`) before they were stored, and are
+    immutable: reading them needs no second validation.
+    """
+    for ev in json.loads(body)["events"]:
+        summary = ev.get("summary")
+        yield base64.b64decode(ev["raw"]), summary if isinstance(summary, dict) else {}
 
 
 class _Batch:
@@ -139,6 +143,8 @@ class _Batch:
         self.last_page: dict[str, str | None] = {}
         self.findings: Counter[tuple[str, str, str]] = Counter()
         self.rows: list[dict[str, Any]] = []
+        self.to_hit: dict[str, list[tuple[int, Stroke]]] = {}
+        """Form -> (position in ``rows``, stroke) of the strokes to hit-test."""
         self.bumps: Counter[tuple[str, str]] = Counter()
         self.forms: dict[str, str] = {}
         self.inked: dict[str, int] = {}
@@ -172,11 +178,9 @@ class _Batch:
     # --- sessions ----------------------------------------------------------------------
 
     def run(self) -> AssemblyStats:
-        batch = parse_batch(self.row.body)
         sessions: dict[str, _Session] = {}
         closed = False
-        for ev in batch.events:
-            summary = ev.summary or {}
+        for raw, summary in stored_events(self.row.body):
             kind = str(summary.get("kind", ""))
             source = str(summary.get("source", ""))
             if source == "agent":
@@ -187,7 +191,7 @@ class _Batch:
             key = str(summary.get("pen_session") or "")
             serial = str(summary.get("pen_serial") or "")
             sess = sessions.setdefault(key, _Session(key, serial, source))
-            sess.frames.append(ev.raw)
+            sess.frames.append(raw)
         states = {
             st.pen_session: st
             for st in self.s.scalars(
@@ -214,21 +218,21 @@ class _Batch:
         assembler = InkAssembler(sess.pen_serial or (state.pen_serial if state else ""))
         prelude: list[Message] = []
         if state is not None and state.hello:
-            prelude = [m for m, _ in _decode_concatenated(state.hello) if isinstance(m, Hello)]
-        carried = _decode_concatenated(state.carry) if state is not None and state.carry else []
-        fresh = _decode(sess.frames)
-        messages = carried + fresh
+            prelude = [m for m, _ in _decode(state.hello) if isinstance(m, Hello)]
+        carried = state.carry if state is not None else b""
+        messages = _decode(carried + b"".join(sess.frames))
         out = assembler.feed([*prelude, *(m for m, _ in messages)])
         if finish:
             out += assembler.finish()
         hello = state.hello if state is not None else b""
         last_down = 0
-        for i, (m, raw) in enumerate(messages):
+        for i, (m, seq) in enumerate(messages):
             if isinstance(m, Hello):
-                hello = raw
+                hello = encode_message(m, seq)
             elif isinstance(m, PenDown):
                 last_down = i
-        carry = b"".join(raw for _, raw in messages[last_down:]) if assembler.in_stroke else b""
+        open_stroke = messages[last_down:] if assembler.in_stroke else []
+        carry = b"".join(encode_message(m, seq) for m, seq in open_stroke)
         self._strokes(out)
         if state is None:
             state = PenSessionState(station_id=self.station, pen_session=sess.key)
@@ -258,7 +262,6 @@ class _Batch:
         serial = stroke.pen_serial
         page = stroke.page
         form: str | None = None
-        field_id: str | None = None
         mine = False
         if page is None:
             flags.append(NO_PAGE)
@@ -270,9 +273,8 @@ class _Batch:
                 flags.append(FOREIGN_PAGE)
                 issued = owner.station_id if owner else ""
                 self.findings[(CODE_FOREIGN_PAGE, str(page), issued)] += 1
-            layout = self.layouts.get(form)
-            if layout is not None:
-                field_id = hit_test(stroke, layout).field_id
+            if self.layouts.get(form) is not None:
+                self.to_hit.setdefault(form or "", []).append((len(self.rows), stroke))
         holder = self.pen(serial)
         if holder != self.station:
             flags.append(FOREIGN_PEN)
@@ -284,7 +286,7 @@ class _Batch:
             "pen_serial": serial,
             "page": "" if page is None else str(page),
             "form": form,
-            "field_id": field_id,
+            "field_id": None,
             "t_start_ms": int(stroke.start_ms),
             "t_end_ms": int(np.ceil(stroke.end_ms)),
             "n_points": len(pts),
@@ -297,9 +299,7 @@ class _Batch:
         if mine and page is not None and form is not None:
             self._page_turn(serial, str(page), form)
             self.inked[str(page)] = len(self.rows)
-            if field_id is not None:
-                self.bumps[(str(page), field_id)] += 1
-                self.forms[str(page)] = form
+            row["mine"] = True
         return row
 
     def _page_turn(self, serial: str, page: str, form: str) -> None:
@@ -312,34 +312,55 @@ class _Batch:
         if prev is not None and prev.station_id == self.station and prev.form == form:
             self.turned[before] = len(self.rows)
 
+    def _hit_test(self) -> None:
+        """Each stroke's field, one pass per form; the fields of the station's own pages grow."""
+        for form, items in self.to_hit.items():
+            layout = self.layouts.get(form)
+            assert layout is not None
+            hits = assign(Ink(tuple(st for _, st in items)), layout).hits
+            for (pos, _), hit in zip(items, hits, strict=True):
+                self.rows[pos]["field_id"] = hit.field_id
+        for row in self.rows:
+            if row.pop("mine", False) and row["field_id"] is not None:
+                self.bumps[(row["page"], row["field_id"])] += 1
+                self.forms[row["page"]] = row["form"]
+
     def _store_strokes(self) -> None:
         """Write the batch's strokes, bump their fields, then apply the page turns."""
+        self._hit_test()
         if self.rows:
             self.s.execute(insert(InkStroke), self.rows)
+        pages = sorted({page for page, _ in self.bumps})
+        rows = self.s.execute(
+            select(FieldInk.page, FieldInk.field_id).where(FieldInk.page.in_(pages))
+        )
+        known = {(page, field_id) for page, field_id in rows}
+        table = cast(Table, FieldInk.__table__)
+        new: list[dict[str, Any]] = []
         for (page, field_id), n in self.bumps.items():
-            done = self.s.execute(
-                update(FieldInk)
-                .where(FieldInk.page == page, FieldInk.field_id == field_id)
-                .values(version=FieldInk.version + n, state="pending", last_ink_ms=self.at_ms)
-                .execution_options(synchronize_session=False)
-            )
-            if done.rowcount:  # type: ignore[attr-defined]
+            if (page, field_id) in known:
+                self.s.execute(
+                    update(table)
+                    .where(table.c.page == page, table.c.field_id == field_id)
+                    .values(version=table.c.version + n, state="pending", last_ink_ms=self.at_ms)
+                )
                 continue
             layout = self.layouts.get(self.forms[page])
             assert layout is not None
-            self.s.add(
-                FieldInk(
-                    station_id=self.station,
-                    page=page,
-                    form=self.forms[page],
-                    field_id=field_id,
-                    kind=layout.field(field_id).kind,
-                    version=n,
-                    state="pending",
-                    last_ink_ms=self.at_ms,
-                )
+            new.append(
+                {
+                    "station_id": self.station,
+                    "page": page,
+                    "form": self.forms[page],
+                    "field_id": field_id,
+                    "kind": layout.field(field_id).kind,
+                    "version": n,
+                    "state": "pending",
+                    "last_ink_ms": self.at_ms,
+                }
             )
-        self.s.flush()
+        if new:
+            self.s.execute(insert(table), new)
         for page, when in self.turned.items():
             if when > self.inked.get(page, -1):  # no ink came back on it after the turn
                 self._ready(FieldInk.page == page)
