@@ -6,6 +6,11 @@ Ground truth comes from the simulator (what was written), never hard-coded.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -232,3 +237,41 @@ def test_more_ink_on_a_read_field_is_read_again(tmp_path: Path, day: StationDay)
             assert f.state == "read"
             versions = s.scalars(select(Reading.version).where(Reading.field_pk == f.id)).all()
             assert (f.version in versions) == (f.kind not in NOT_READ)
+
+
+def test_assembly_killed_mid_run_resumes_with_no_stroke_lost_or_doubled(
+    tmp_path: Path, day: StationDay
+) -> None:
+    engine, settings = _engine(tmp_path)
+    n_batches = _load_day(engine, day, per_batch=40)
+    env = {**os.environ, "PLUME_DATABASE_URL": settings.database_url}
+    code = (
+        "from ingest.assembly import assemble\n"
+        "from ingest.db import make_engine\n"
+        "from ingest.settings import Settings\n"
+        "s = Settings()\n"
+        "assemble(make_engine(s.database_url), s)\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo, env=env)
+
+    def cursor() -> int:
+        with session(engine) as s:
+            row = s.get(PipelineCursor, assembly.CURSOR)
+            return 0 if row is None else row.last_id
+
+    try:
+        deadline = time.monotonic() + 60
+        while cursor() < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)  # no clean-up, no rollback by Python: a real crash
+    finally:
+        proc.wait(timeout=30)
+    done_before = cursor()
+    assert 3 <= done_before < n_batches, "the process was not killed mid-run"
+    stats = assemble(engine, settings)
+    assert stats.batches == n_batches - done_before
+    with session(engine) as s:
+        rows = s.scalars(select(InkStroke)).all()
+    keys = Counter((r.pen_serial, r.t_start_ms, r.points) for r in rows)
+    assert len(rows) == len(day.ink) == len(keys)
