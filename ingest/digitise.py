@@ -50,8 +50,8 @@ from ingest.geo import departement_of
 from ingest.layouts import layouts
 from ingest.reconcile import store_findings
 from ingest.settings import Settings
-from pen.forms import Field, FormLayout, hit_test
-from pen.ink import Stroke
+from pen.forms import Field, FormLayout, assign
+from pen.ink import Ink, Stroke
 from pen.page import PageAddress
 
 log = structlog.get_logger(__name__)
@@ -99,9 +99,9 @@ def read_field(field: Field, layout: FormLayout, strokes: Sequence[Stroke]) -> F
         return _read_one(xyt, field.kind)
     cells: dict[int, list[np.ndarray]] = {}
     kinds = {b.id: (i, b.kind) for i, b in enumerate(field.boxes)}
-    for s, a in zip(strokes, xyt, strict=True):
-        box = hit_test(s, layout).box_id
-        where = kinds.get(box or "")
+    hits = assign(Ink(tuple(strokes)), layout).hits
+    for hit, a in zip(hits, xyt, strict=True):
+        where = kinds.get(hit.box_id or "")
         index = where[0] if where else 0
         cells.setdefault(index, []).append(a)
     parts = [_read_one(cells[i], field.boxes[i].kind) for i in sorted(cells)]
