@@ -198,14 +198,18 @@ class _Batch:
                 select(PenSessionState).where(PenSessionState.station_id == self.station)
             )
         }
-        new_serials = {x.pen_serial for x in sessions.values() if x.pen_serial}
+        # A pen that connects again (a new live session) has ended its earlier sessions.
+        reconnected = {
+            x.pen_serial
+            for key, x in sessions.items()
+            if x.pen_serial and x.source == "live" and key not in states
+        }
         for key, sess in sessions.items():
             self._session(sess, states.get(key), finish=closed)
         for key, st in states.items():
             if key in sessions or not st.carry:
                 continue
-            if closed or (st.pen_serial and st.pen_serial in new_serials):
-                # the pen's session is over (station closed, or the pen came back anew)
+            if closed or st.pen_serial in reconnected:
                 self._session(_Session(key, st.pen_serial, st.source), st, finish=True)
         self._store_strokes()
         self._store_findings()

@@ -26,6 +26,7 @@ from ingest.assembly import assemble
 from ingest.db import (
     FieldInk,
     InkStroke,
+    PenSessionState,
     PipelineCursor,
     PvResult,
     Reading,
@@ -38,10 +39,18 @@ from ingest.digitise import NOT_READ
 from ingest.layouts import layouts
 from ingest.pipeline import run_once
 from ingest.settings import Settings
+from pen.batches import batch_hash, parse_batch
 from pen.forms import assign
 from pen.wire import decode_ink, decode_stream
 from plume.sim_kits import create_sim_kits
-from tests.pipeline_sim import day_events, enrol_station, signed_bodies, upload
+from tests.pipeline_sim import (
+    close_event,
+    day_events,
+    enrol_station,
+    session_events,
+    signed_bodies,
+    upload,
+)
 
 
 @pytest.fixture(scope="module")
@@ -213,8 +222,6 @@ def test_more_ink_on_a_read_field_is_read_again(tmp_path: Path, day: StationDay)
     run_once(engine, settings)
     with session(engine) as s:
         before = {f.id: (f.version, f.state) for f in s.scalars(select(FieldInk))}
-    from pen.batches import batch_hash, parse_batch
-
     with session(engine) as s:
         from ingest.db import StoredBatch
 
@@ -275,3 +282,40 @@ def test_assembly_killed_mid_run_resumes_with_no_stroke_lost_or_doubled(
         rows = s.scalars(select(InkStroke)).all()
     keys = Counter((r.pen_serial, r.t_start_ms, r.points) for r in rows)
     assert len(rows) == len(day.ink) == len(keys)
+
+
+def test_a_stroke_cut_short_waits_in_the_session_then_is_kept_incomplete_at_closing(
+    tmp_path: Path, day: StationDay
+) -> None:
+    engine, settings = _engine(tmp_path)
+    codes = create_sim_kits(engine, [day.station], contact_sheets=50)
+    key = enrol_station(engine, day.station.id, codes[day.station.id])
+    serial = day.station.pen_serials[1]  # the assessor's pen: a signature
+    events = session_events(day.sessions[serial])
+    n = len(decode_ink(day.sessions[serial])[0])
+    last_up = max(i for i, e in enumerate(events) if e.summary and e.summary["kind"] == "PenUp")
+    cut = [*events[:last_up], *events[last_up + 1 :]]  # the last pen-up never came
+    bodies = signed_bodies(day.station.id, key, cut)
+    upload(engine, day.station.id, bodies)
+    head = parse_batch(bodies[-1])
+    closing = signed_bodies(
+        day.station.id, key, [close_event(len(cut) + 1)],
+        first_seq=head.seq + 1, prev_hash=batch_hash(head),
+    )  # fmt: skip
+    assemble(engine, settings)
+    with session(engine) as s:
+        stored = s.scalars(select(InkStroke).where(InkStroke.pen_serial == serial)).all()
+        state = s.scalars(select(PenSessionState).where(PenSessionState.pen_serial == serial)).one()
+    assert len(stored) == n - 1  # the open stroke waits: more of it may come
+    assert state.carry
+    upload(engine, day.station.id, closing)
+    assemble(engine, settings)
+    with session(engine) as s:
+        stored = s.scalars(
+            select(InkStroke).where(InkStroke.pen_serial == serial).order_by(InkStroke.id)
+        ).all()
+        state = s.scalars(select(PenSessionState).where(PenSessionState.pen_serial == serial)).one()
+    assert len(stored) == n
+    assert stored[-1].flags == "incomplete"
+    assert all(r.flags == "" for r in stored[:-1])
+    assert state.carry == b""
