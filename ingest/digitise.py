@@ -7,7 +7,8 @@ the :class:`~ingest.db.Reading` rows and updates what depends on them:
 
 - a PV field: the station's :class:`~ingest.db.PvResult` (a value per count
   field, ``None`` while the reading is below ``Settings.review_threshold`` and
-  no review has decided it), a ``reading`` review item for a doubtful value,
+  no review has decided it), a ``reading`` review item for a doubtful value
+  (or a count that reads as no number),
   and, once every count has a value, reconciliation's findings;
 - a contact field: the page's :class:`~ingest.db.Contact`, each value
   encrypted apart (:class:`~ingest.crypto.ContactCipher`); the reading keeps
@@ -234,7 +235,8 @@ def _store(
                 )
             )
             s.execute(to_read)
-            if result.confidence < settings.review_threshold:
+            not_a_count = f.kind == "count" and not result.text.isdigit()
+            if result.confidence < settings.review_threshold or not_a_count:
                 _review(s, f, version, None if personal else result.text, at)
             if personal:
                 contacts.setdefault(f.page, []).append((f, result))
