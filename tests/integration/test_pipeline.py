@@ -256,8 +256,11 @@ def test_assembly_killed_mid_run_resumes_with_no_stroke_lost_or_doubled(
         "from ingest.assembly import assemble\n"
         "from ingest.db import make_engine\n"
         "from ingest.settings import Settings\n"
+        "import time\n"
         "s = Settings()\n"
-        "assemble(make_engine(s.database_url), s)\n"
+        "e = make_engine(s.database_url)\n"
+        "while assemble(e, s, max_batches=1).batches:\n"  # paced, so the kill lands mid-run
+        "    time.sleep(0.02)\n"
     )
     repo = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo, env=env)
