@@ -1,7 +1,9 @@
 """The ingest app factory: ``create_app(settings)`` wires storage, routes and errors.
 
 Nothing connects at import or at construction: the schema is created in the
-lifespan (startup), and the engine connects on first use.
+lifespan (startup), and the engine connects on first use. The lifespan also
+starts and stops the pipeline loop (:mod:`ingest.pipeline`) unless
+``Settings.pipeline_enabled`` is off.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ingest.api_review import router as review_router
 from ingest.db import create_schema, make_engine
 from ingest.errors import install_error_handlers
 from ingest.exports import router as exports_router
+from ingest.pipeline import Pipeline
 from ingest.settings import Settings
 
 
@@ -30,8 +33,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(create_schema, engine)
-        yield
-        engine.dispose()
+        pipeline = Pipeline(engine, settings) if settings.pipeline_enabled else None
+        if pipeline is not None:
+            pipeline.start()
+        app.state.pipeline = pipeline
+        try:
+            yield
+        finally:
+            if pipeline is not None:
+                await run_in_threadpool(pipeline.stop)
+            engine.dispose()
 
     app = FastAPI(
         title="Plume ingest",

@@ -333,6 +333,29 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class PenSessionState(Base):
+    """Ink assembly's memory of one pen session of one station, between stored batches.
+
+    A stroke may span two uploads: the frames of a stroke still open at the end of
+    a batch are kept here (``carry``) and fed again with the next batch, in the
+    same transaction that stores the finished strokes and advances the cursor, so
+    a crash can neither lose nor double a stroke.
+    """
+
+    __tablename__ = "pen_sessions"
+
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pen_session: Mapped[str] = mapped_column(String(128), primary_key=True)
+    """The agent's pen session (``serial@clock`` live, ``serial#batchN`` offline)."""
+    pen_serial: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(16), default="live")
+    hello: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    """The session's last hello frame (the pen's units), or empty."""
+    carry: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    """Frames of the stroke still open (from its pen-down), or empty."""
+    updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 @event.listens_for(StoredBatch, "before_update")
 @event.listens_for(StoredBatch, "before_delete")
 def _immutable(mapper: Any, connection: Any, target: StoredBatch) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.crypto import DEV_CONTACT_KEY, parse_key
@@ -33,6 +33,35 @@ class Settings(BaseSettings):
     """Largest batch body accepted (413 above)."""
     host: str = "127.0.0.1"
     port: int = 8000
+
+    # --- the pipeline: assembly, readiness, digitisation (docs/ingest-pipeline.md) ---
+    pipeline_enabled: bool = True
+    """Run the pipeline loop in the service (``False``: intake only, e.g. benchmarks)."""
+    pipeline_interval_s: float = 0.5
+    """Pause of the pipeline loop when it found nothing to do."""
+    workers: Literal["local", "celery"] = "local"
+    """Where fields are read: an in-process pool, or Celery workers over Redis."""
+    worker_count: int = Field(default=2, ge=1, le=64)
+    """Size of the local pool."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Celery broker and result backend when ``workers`` is ``celery``."""
+    field_idle_s: float = Field(default=60.0, ge=0)
+    """A page with no new ink for this long is complete: its fields are read."""
+    review_threshold: float = Field(default=0.9, ge=0, le=1)
+    """Readings below this confidence wait for people (review)."""
+    pv_candidates: tuple[str, ...] = (
+        "Martine Aubry",
+        "Jean-Michel Baylet",
+        "François Hollande",
+        "Arnaud Montebourg",
+        "Ségolène Royal",
+        "Manuel Valls",
+    )
+    """Names printed on the PV, in ballot order (default: the 2011 primary, round one)."""
+    poll_closing_ms: int | None = 1_318_179_600_000
+    """When the poll closed (epoch ms) for the timing rules; default 2011-10-09 19:00 Paris."""
+    assembly_gap_grace_s: float = Field(default=10.0, ge=0)
+    """How long a hole in batch ids may be a transaction still committing before it is skipped."""
 
     @model_validator(mode="after")
     def _no_default_secrets(self) -> Settings:

@@ -6,6 +6,11 @@
 - ``plume kits create --stations N [--prefix P] [--out kits.csv]``: registers N
   stations in the database and writes each one's one-time enrolment code (CSV:
   ``station_id,enrolment_code``). The codes are shown once; only hashes are kept.
+  With ``--pv-start S.H.B.P`` station k (from 0) is issued PV page ``S.H.B.P+k``;
+  with ``--contact-start S.H.B.P --contact-pages M`` contact pages ``S.H.(B+k).P``
+  .. ``P+M-1``; with ``--pens K`` pens ``<station>-P1`` .. ``-PK``. With ``--sim``
+  the stations are N simulated ones (``hardware_sim``, ``--seed``) with the PV page,
+  contact sheets (``--contact-pages``, default 400) and pens the simulator uses.
 
 Exit codes: 0 done, 1 bad settings or a database/file error, 2 a bad command line.
 """
@@ -42,6 +47,16 @@ def register(sub: Any) -> None:
     create.add_argument("--stations", type=int, required=True, help="how many stations")
     create.add_argument("--prefix", default="ST-", help="station id prefix (default ST-)")
     create.add_argument("--out", type=Path, default=None, help="CSV file (default: stdout)")
+    create.add_argument("--pv-start", default=None, help="PV page of the first station, S.H.B.P")
+    create.add_argument(
+        "--contact-start", default=None, help="first contact page of the first station, S.H.B.P"
+    )
+    create.add_argument("--contact-pages", type=int, default=None, help="contact pages per station")
+    create.add_argument("--pens", type=int, default=0, help="pens per station")
+    create.add_argument(
+        "--sim", action="store_true", help="simulated stations with their own pages and pens"
+    )
+    create.add_argument("--seed", type=int, default=0, help="which simulated stations (--sim)")
     create.set_defaults(handler=_kits_create)
 
 
@@ -69,18 +84,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _kits_create(args: argparse.Namespace) -> int:
     from ingest.db import create_schema, make_engine
-    from ingest.stations import create_kits
+    from ingest.kits import KitError
+    from pen.errors import PenError
 
     if args.stations < 1:
         print("plume kits create: --stations must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if (args.contact_pages is not None and args.contact_pages < 0) or args.pens < 0:
+        print("plume kits create: --contact-pages and --pens take 0 or more", file=sys.stderr)
         return EXIT_USAGE
     try:
         settings = _settings()
         engine = make_engine(settings.database_url)
         create_schema(engine)
-        ids = [f"{args.prefix}{i:05d}" for i in range(1, args.stations + 1)]
-        codes = create_kits(engine, ids)
-    except (ValidationError, SQLAlchemyError, ValueError) as exc:
+        codes = _sim_kits(engine, args) if args.sim else _plain_kits(engine, args)
+    except (ValidationError, SQLAlchemyError, KitError, PenError, ValueError) as exc:
         print(f"plume kits create: {exc}", file=sys.stderr)
         return EXIT_FAILED
     out = args.out.open("w", newline="", encoding="utf-8") if args.out else sys.stdout
@@ -93,3 +111,44 @@ def _kits_create(args: argparse.Namespace) -> int:
             out.close()
     print(f"{len(codes)} kits created; keep the codes safe, they are shown once", file=sys.stderr)
     return EXIT_OK
+
+
+def _sim_kits(engine: Any, args: argparse.Namespace) -> dict[str, str]:
+    from hardware_sim.stations import pick_stations
+    from plume.sim_kits import CONTACT_SHEETS, create_sim_kits
+
+    sheets = CONTACT_SHEETS if args.contact_pages is None else args.contact_pages
+    return create_sim_kits(engine, pick_stations(args.stations, seed=args.seed), sheets)
+
+
+def _plain_kits(engine: Any, args: argparse.Namespace) -> dict[str, str]:
+    from ingest.kits import issue_pages, issue_pen
+    from ingest.stations import create_kits
+    from pen.page import PageAddress
+
+    ids = [f"{args.prefix}{i:05d}" for i in range(1, args.stations + 1)]
+    pv = PageAddress.parse(args.pv_start) if args.pv_start else None
+    contact = PageAddress.parse(args.contact_start) if args.contact_start else None
+    n_contact = 0 if args.contact_pages is None else args.contact_pages
+    if contact is not None and n_contact < 1:
+        raise ValueError("--contact-start needs --contact-pages (1 or more)")
+    last = args.stations - 1
+    if pv is not None and pv.page + last > 0xFFFF:
+        raise ValueError(f"--pv-start {pv} leaves no room for {args.stations} PV pages in its book")
+    if contact is not None and (
+        contact.book + last > 0xFFFF or contact.page + n_contact - 1 > 0xFFFF
+    ):
+        raise ValueError(f"--contact-start {contact} leaves no room for these contact pages")
+    codes = create_kits(engine, ids)
+    for k, sid in enumerate(ids):
+        if pv is not None:
+            page = pv.page + k
+            issue_pages(engine, sid, "pv", pv.segment, pv.shelf, pv.book, page, page)
+        if contact is not None:
+            issue_pages(
+                engine, sid, "contact", contact.segment, contact.shelf, contact.book + k,
+                contact.page, contact.page + n_contact - 1,
+            )  # fmt: skip
+        for j in range(1, args.pens + 1):
+            issue_pen(engine, sid, f"{sid}-P{j}")
+    return codes
