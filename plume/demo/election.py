@@ -38,29 +38,25 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
-from hardware_sim.day import StationDay, contact_page, simulate_day
+from hardware_sim.day import StationDay, simulate_day
 from hardware_sim.device import PenConfig, SimulatedPen
 from hardware_sim.pty_port import PtyPen
 from hardware_sim.stations import Station, pick_stations
+from ingest.auth import create_user
 from ingest.db import (
     FieldInk,
-    FindingRow,
-    KitPage,
-    KitPen,
     PipelineCursor,
-    PvResult,
     ReviewItem,
     StoredBatch,
     make_engine,
     session,
 )
-from ingest.stations import create_kits
+from ingest.settings import Settings
 from pen.ink import Ink, Stroke
+from plume.sim_kits import create_sim_kits
 
 #: Which stations (by position) get which scenario; the rest are honest.
 FRAUDS = {5: "pen_correction", 11: "arithmetic_error", 17: "after_closing"}
-#: Contact sheets issued to each station beyond those the simulation fills.
-SPARE_CONTACT_SHEETS = 20
 PARIS = timezone(timedelta(hours=2))  # October 2011: CEST
 
 
@@ -77,6 +73,7 @@ class DemoStation:
     port: PtyPen | None = None
     shift_ms: int = 0
     agent: subprocess.Popen[bytes] | None = None
+    token: str = ""
     closing_code: str | None = None
     close_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -143,38 +140,16 @@ def centre(out: Path, db: Path, port: int) -> Iterator[tuple[str, subprocess.Pop
         log.close()
 
 
-def issue_kits(engine: Engine, stations: Sequence[DemoStation]) -> None:
-    """Register each station's kit: one-time code, PV page, contact pages, both pens."""
-    codes = create_kits(engine, [d.station.id for d in stations])
-    with session(engine) as s, s.begin():
-        for d in stations:
-            d.code = codes[d.station.id]
-            pv = d.day.pv.page
-            s.add(
-                KitPage(
-                    station_id=d.station.id,
-                    form="pv",
-                    segment=pv.segment,
-                    shelf=pv.shelf,
-                    book=pv.book,
-                    first_page=pv.page,
-                    last_page=pv.page,
-                )
-            )
-            first = contact_page(d.station, 0)
-            s.add(
-                KitPage(
-                    station_id=d.station.id,
-                    form="contact",
-                    segment=first.segment,
-                    shelf=first.shelf,
-                    book=first.book,
-                    first_page=first.page,
-                    last_page=first.page + len(d.day.contacts) + SPARE_CONTACT_SHEETS,
-                )
-            )
-            for serial in d.station.pen_serials:
-                s.add(KitPen(pen_serial=serial, station_id=d.station.id))
+def issue_kits(engine: Engine, stations: Sequence[DemoStation]) -> str:
+    """Register each station's kit (code, PV page, contact pages, both pens) and its
+    president's API user; return the token of a high-authority user for the summary."""
+    codes = create_sim_kits(engine, [d.station for d in stations])
+    for d in stations:
+        d.code = codes[d.station.id]
+        d.token = create_user(
+            engine, f"president-{d.station.id}", "station", station_id=d.station.id, days=1
+        )
+    return create_user(engine, f"demo-authority-{int(time.time())}", "high_authority", days=1)
 
 
 def _start_pen(d: DemoStation, speed: float, ports: Path) -> None:
@@ -283,36 +258,46 @@ def centre_state(engine: Engine) -> CentreState:
     return CentreState(batches, n_fields, read, cursor >= last_batch and read == n_fields)
 
 
-def summary(engine: Engine, stations: Sequence[DemoStation], base: str) -> dict[str, Any]:
-    """The national picture from the centre's database."""
+def summary(
+    engine: Engine, stations: Sequence[DemoStation], base: str, token: str
+) -> dict[str, Any]:
+    """The national picture, asked of the centre's API as the high authority would."""
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+        national = http.get("/v1/results/national")
+        national.raise_for_status()
+        found = http.get("/v1/findings", params={"limit": 1000})
+        found.raise_for_status()
+    results = national.json()
+    findings = found.json()["items"]
     with session(engine) as s:
-        results = list(s.scalars(select(PvResult)))
-        findings = list(s.scalars(select(FindingRow)))
         review = Counter(s.scalars(select(ReviewItem.state)))
         batches = s.scalar(select(func.count()).select_from(StoredBatch)) or 0
-        reporting = {
-            sid for sid in s.scalars(select(StoredBatch.station_id).distinct()) if sid is not None
-        }
-    complete = [r for r in results if r.complete]
-    totals: Counter[str] = Counter()
-    for r in complete:
-        for key, value in r.values.items():
-            if isinstance(value, int):
-                totals[key] += value
-    by_station = {d.station.id: d for d in stations}
+        reporting = set(s.scalars(select(StoredBatch.station_id).distinct()))
+    names = dict(
+        zip(
+            (f"candidate_{i}" for i in range(1, 20)),
+            Settings().pv_candidates,
+            strict=False,
+        )
+    )
+    by_station: dict[str, set[str]] = {}
+    for f in findings:
+        by_station.setdefault(f["station_id"], set()).add(f["code"])
     return {
         "stations": len(stations),
         "stations_reporting": len(reporting),
         "stations_closed": sum(1 for d in stations if d.closing_code),
-        "pv_complete": len(complete),
+        "pv_complete": results["stations_reporting"],
         "batches": batches,
-        "totals": dict(sorted(totals.items())),
-        "findings": dict(Counter(f.code for f in findings)),
-        "findings_by_station": {
-            f.station_id: sorted({g.code for g in findings if g.station_id == f.station_id})
-            for f in findings
-        },
-        "scenarios": {sid: d.day.scenario for sid, d in by_station.items()},
+        "totals": results["totals"],
+        "candidates": [
+            {"name": names.get(c["field"], c["field"]), "votes": c["votes"], "share": c["share"]}
+            for c in results["candidates"]
+        ],
+        "findings": dict(Counter(f["code"] for f in findings)),
+        "findings_by_station": {sid: sorted(codes) for sid, codes in by_station.items()},
+        "scenarios": {d.station.id: d.day.scenario for d in stations},
         "review_queue": dict(review),
         "closing_codes": {d.station.id: d.closing_code for d in stations},
         "close_errors": {d.station.id: d.close_error for d in stations if d.close_error},
@@ -326,12 +311,19 @@ def _print_summary(console: Console, out: dict[str, Any]) -> None:
         f"{out['stations_closed']} closed with a closing code, "
         f"{out['pv_complete']} PVs read in full; {out['batches']:,} batches received"
     )
-    table = Table(title="National results (complete PVs)")
-    table.add_column("field")
-    table.add_column("total", justify="right")
-    for key, value in out["totals"].items():
-        table.add_row(key, f"{value:,}")
+    table = Table(title=f"National results ({out['pv_complete']} complete PVs)")
+    table.add_column("candidate")
+    table.add_column("votes", justify="right")
+    table.add_column("share", justify="right")
+    for c in out["candidates"]:
+        table.add_row(c["name"], f"{c['votes']:,}", f"{100 * c['share']:.1f}%")
     console.print(table)
+    console.print(
+        "  "
+        + ", ".join(
+            f"{k} {v:,}" for k, v in out["totals"].items() if not k.startswith("candidate_")
+        )
+    )
     if out["findings"]:
         lines = ", ".join(f"{code} x{n}" for code, n in sorted(out["findings"].items()))
         console.print(f"[bold]Findings[/]: {lines}")
@@ -393,7 +385,7 @@ def run_election(
     port = _free_port()
     engine = make_engine(f"sqlite:///{db}")
     with centre(out, db, port) as (base, server):
-        issue_kits(engine, stations)
+        token = issue_kits(engine, stations)
         console.print(f"[bold]2. Centre[/] ready at {base} (SQLite {db}); kits issued")
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda d: _enrol(d, base), stations))
@@ -427,14 +419,15 @@ def run_election(
         closed = sum(1 for d in stations if d.closing_code)
         console.print(f"[bold]4. Closed[/]: {closed}/{len(stations)} stations have a closing code")
         _settle(console, engine, server)
-        result = summary(engine, stations, base)
+        result = summary(engine, stations, base, token)
         result["seconds"] = round(time.monotonic() - started, 1)
         _print_summary(console, result)
         console.print(f"Done in {result['seconds']:.0f} s. Files in {out}.")
         (out / "summary.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
         if serve_after:
             console.print(
-                f"The centre keeps serving at {base} (API docs {base}/docs); Ctrl-C ends."
+                f"The centre keeps serving at {base}; Ctrl-C ends. Try:\n"
+                f"  curl -H 'Authorization: Bearer {token}' {base}/v1/results/national"
             )
             with contextlib.suppress(KeyboardInterrupt):
                 server.wait()
