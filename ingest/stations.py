@@ -168,22 +168,23 @@ class _Next:
 
 
 def _append(conn: Connection, items: list[_Next]) -> list[bool]:
-    """Advance each station's head where it is still the hint's, and store those batches."""
-    moved = [
-        conn.execute(
-            _ADVANCE,
-            {
-                "sid": n.batch.station_id,
-                "old_seq": n.hint.head_seq,
-                "old_hash": n.hint.head_hash,
-                "key": n.hint.public_key,
-                "new_seq": n.batch.seq,
-                "new_hash": n.hash,
-            },
-        ).rowcount
-        == 1
-        for n in items
-    ]
+    """Advance each station's head where it is still the hint's, and store those batches.
+
+    Rows are updated in station order, so that two workers' groups lock them in the
+    same order and cannot deadlock (PostgreSQL).
+    """
+    moved = [False] * len(items)
+    for i in sorted(range(len(items)), key=lambda i: items[i].batch.station_id):
+        n = items[i]
+        params = {
+            "sid": n.batch.station_id,
+            "old_seq": n.hint.head_seq,
+            "old_hash": n.hint.head_hash,
+            "key": n.hint.public_key,
+            "new_seq": n.batch.seq,
+            "new_hash": n.hash,
+        }
+        moved[i] = conn.execute(_ADVANCE, params).rowcount == 1
     rows = [_row(n.batch, n.body, n.hash) for n, ok in zip(items, moved, strict=True) if ok]
     if rows:
         conn.execute(insert(_BATCHES), rows)
