@@ -121,7 +121,7 @@ async def post_batch(request: Request, station_id: StationId) -> Any:
     engine = _engine(request)
     body = await _read_body(request, request.app.state.settings.max_batch_bytes)
     try:
-        ack = await run_in_threadpool(stations.receive_batch, engine, station_id, body)
+        ack = await stations.receive_batch_async(engine, station_id, body)
     except stations.Refused as refused:
         await run_in_threadpool(stations.store_rejection, engine, station_id, body, refused)
         raise

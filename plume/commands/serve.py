@@ -1,8 +1,10 @@
 """``plume serve`` runs the ingest service; ``plume kits create`` issues station kits.
 
-- ``plume serve [--host H] [--port P]``: uvicorn on the app from
+- ``plume serve [--host H] [--port P] [--workers N] [--no-access-log]``: uvicorn on the app from
   :func:`ingest.app.create_app`, configured by ``PLUME_`` variables
   (``PLUME_DATABASE_URL``, ``PLUME_ENVIRONMENT``, ``PLUME_SECRET_KEY``...).
+  With ``--workers N`` > 1, N processes share the port (each builds its own
+  app from the same variables); the schema is created once, before they start.
 - ``plume kits create --stations N [--prefix P] [--out kits.csv]``: registers N
   stations in the database and writes each one's one-time enrolment code (CSV:
   ``station_id,enrolment_code``). The codes are shown once; only hashes are kept.
@@ -33,6 +35,15 @@ def register(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the central ingest service")
     serve.add_argument("--host", default=None, help="address to listen on (PLUME_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (PLUME_PORT)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing the port (default 1)"
+    )
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="uvicorn's line per request (--no-access-log: the app's own events only)",
+    )
     serve.set_defaults(handler=_serve)
 
     kits = sub.add_parser("kits", help="station kits: ids and one-time enrolment codes")
@@ -76,9 +87,31 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"plume serve: bad settings: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if args.workers < 1:
+        print("plume serve: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    uvicorn.run(create_app(settings), host=host, port=port)
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=args.access_log)
+        return EXIT_OK
+    from ingest.db import create_schema, make_engine
+
+    try:  # once here, not racing in every worker's startup
+        engine = make_engine(settings.database_url)
+        create_schema(engine)
+        engine.dispose()
+    except SQLAlchemyError as exc:
+        print(f"plume serve: the database refuses: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    uvicorn.run(
+        "ingest.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        access_log=args.access_log,
+    )
     return EXIT_OK
 
 
