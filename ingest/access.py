@@ -17,7 +17,7 @@ that has none of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import fastapi.routing
@@ -31,11 +31,11 @@ from ingest.auth import Principal, Role, authenticate
 from ingest.errors import ApiError
 
 
-def public() -> None:
+async def public() -> None:
     """Anyone may call this route."""
 
 
-def station_signature() -> None:
+async def station_signature() -> None:
     """The handler authenticates the station: batch signature or one-time enrolment code."""
 
 
@@ -87,7 +87,7 @@ def require(*roles: str) -> Any:
     return Depends(RoleDecision(*(Role(r) for r in roles)))
 
 
-_PLAIN: frozenset[Callable[[], None]] = frozenset({public, station_signature})
+_PLAIN: frozenset[Callable[[], Awaitable[None]]] = frozenset({public, station_signature})
 PUBLIC: Any = Depends(public)
 STATION: Any = Depends(station_signature)
 
