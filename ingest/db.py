@@ -303,8 +303,10 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables (Alembic migrations are the next step)."""
-    Base.metadata.create_all(engine)
+    """Bring the schema up to the newest Alembic migration (see :mod:`ingest.migrate`)."""
+    from ingest.migrate import upgrade  # ingest.migrate imports this module
+
+    upgrade(engine)
 
 
 def session(engine: Engine) -> Session:
