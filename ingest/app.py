@@ -1,7 +1,7 @@
 """The ingest app factory: ``create_app(settings)`` wires storage, routes and errors.
 
-Nothing connects at import or at construction: the schema is created in the
-lifespan (startup), and the engine connects on first use.
+Nothing connects at import or at construction: the schema is migrated to head
+in the lifespan (startup), and the engine connects on first use.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ingest.access import check_access_decisions
 from ingest.api import health, v1
 from ingest.db import create_schema, make_engine
 from ingest.errors import install_error_handlers
+from ingest.observability import install_observability
 from ingest.settings import Settings
 
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     install_error_handlers(app)
+    install_observability(app)
     app.include_router(health)
     app.include_router(v1)
     check_access_decisions(app)

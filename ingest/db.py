@@ -282,10 +282,18 @@ def _immutable(mapper: Any, connection: Any, target: StoredBatch) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, FULL sync, busy timeout and immediate writes."""
+    """An engine for ``url``; SQLite gets WAL, FULL sync, busy timeout and immediate writes.
+
+    Statement parameters never appear in exceptions (``hide_parameters``): they can be
+    batch bodies or contact fields, and exceptions get logged.
+    """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        )
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, record: Any) -> None:

@@ -136,6 +136,8 @@ class Ack:
     status: str
     """``accepted`` (stored now) or ``duplicate`` (stored before)."""
     head_seq: int
+    events: int = 0
+    """Pen events stored by this request (0 for a duplicate); for the metrics, not the reply."""
 
 
 def receive_batch(engine: Engine, station_id: str, body: bytes) -> Ack:
@@ -202,7 +204,7 @@ def _store(engine: Engine, batch: Batch, body: bytes) -> Ack:
         )
         station.head_seq, station.head_hash = seq, h
     log.info("batch.accepted", station_id=sid, batch_seq=seq, events=len(batch.events))
-    return Ack(sid, seq, h, "accepted", seq)
+    return Ack(sid, seq, h, "accepted", seq, len(batch.events))
 
 
 def store_rejection(engine: Engine, station_id: str, body: bytes, refused: ApiError) -> None:
