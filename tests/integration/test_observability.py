@@ -224,14 +224,17 @@ def _plume(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_plume_db_current_and_upgrade(tmp_path: Path) -> None:
-    env = {"PLUME_DATABASE_URL": f"sqlite:///{tmp_path}/c.db"}
-    before = _plume("db", "current", env=env)
-    assert before.returncode == 1 and "none (empty database)" in before.stdout
-    up = _plume("db", "upgrade", env=env)
-    assert up.returncode == 0, up.stderr
-    after = _plume("db", "current", env=env)
-    assert after.returncode == 0 and "at head" in after.stdout
+def test_plume_db_current_and_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plume.cli import main
+
+    monkeypatch.setenv("PLUME_DATABASE_URL", f"sqlite:///{tmp_path}/c.db")
+    assert main(["db", "current"]) == 1
+    assert "none (empty database)" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert main(["db", "current"]) == 0
+    assert "at head" in capsys.readouterr().out
 
 
 def test_plume_serve_refuses_a_database_it_cannot_migrate(tmp_path: Path) -> None:
