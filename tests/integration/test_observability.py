@@ -190,6 +190,15 @@ def test_json_logs_one_line_per_request_and_no_bodies(
         assert secret.decode() not in text_out
 
 
+def test_log_level_keeps_only_what_is_asked(tmp_path: Path, json_logs: io.StringIO) -> None:
+    configure_logging("json", level="WARNING", stream=json_logs)
+    with _client(tmp_path) as client:
+        assert client.get("/health").status_code == 200
+        assert client.get("/nowhere").status_code == 404
+    requests = [line for line in _lines(json_logs) if line["event"] == "request"]
+    assert [(r["status"], r["level"]) for r in requests] == [(404, "warning")]
+
+
 def test_a_crash_is_logged_with_its_code_and_no_data(
     tmp_path: Path, json_logs: io.StringIO
 ) -> None:
