@@ -8,7 +8,10 @@ added without its migration fails here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +23,8 @@ from sqlalchemy import Engine, inspect, text
 from ingest import migrate
 from ingest.db import Base, make_engine
 from tests.pg import PG_URL, pg_reachable, reset_pg
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -52,7 +57,11 @@ def test_upgrade_from_empty_matches_the_models(engine: Engine) -> None:
     migrate.upgrade(engine)
     assert migrate.current(engine) == migrate.head()
     assert _tables(engine) >= set(Base.metadata.tables)
-    assert _diff(engine) == []
+    diff = _diff(engine)
+    assert diff == [], (
+        "the models differ from the migrations; write one: alembic -c alembic.ini revision "
+        f"--autogenerate (docs/operations-centre.md): {diff}"
+    )
 
 
 def test_a_model_without_migration_is_found(engine: Engine) -> None:
@@ -66,6 +75,40 @@ def test_a_model_without_migration_is_found(engine: Engine) -> None:
     found = {(d[0], getattr(d[-1], "name", None)) for d in _diff(engine, models)}
     assert ("add_table", "unmigrated") in found
     assert ("add_column", "added_later") in found
+
+
+_RACER = """
+import sys
+from ingest.migrate import upgrade
+print("ready", flush=True)
+sys.stdin.readline()
+upgrade(sys.argv[1])
+"""
+
+
+def test_processes_starting_together_migrate_once(engine: Engine) -> None:
+    """Three processes (as three ingest servers starting) upgrade one empty database at once."""
+    url = engine.url.render_as_string(hide_password=False)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for p in procs:  # all imported...
+        assert p.stdout is not None and p.stdout.readline() == "ready\n"
+    for p in procs:  # ...then all go at once
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    assert migrate.current(engine) == migrate.head() and _diff(engine) == []
 
 
 def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
