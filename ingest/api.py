@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from ingest import stations
 from ingest.access import PUBLIC, STATION
-from ingest.errors import ApiError, error_body
+from ingest.errors import error_body
+from ingest.observability import database_answers, record_batch
 
 StationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
@@ -51,12 +52,9 @@ def get_health() -> dict[str, str]:
 
 
 @health.get("/ready", dependencies=[PUBLIC], responses={503: {"description": "not ready"}})
-def get_ready(request: Request) -> Any:
+async def get_ready(request: Request) -> Any:
     """The database answers."""
-    try:
-        with _engine(request).connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
+    if not await database_answers(request):
         body = error_body("HTTP.503", "the database does not answer; retry later")
         return JSONResponse(body, status_code=503)
     return {"status": "ready"}
@@ -93,17 +91,19 @@ _BATCH_BODY = {
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused past ``limit`` bytes before more is read (the refusal keeps no body)."""
+    too_large = stations.Refused(
+        413, "HTTP.413", "too_large", f"the batch is over {limit} bytes; send smaller batches"
+    )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "HTTP.413", f"the batch is over {limit} bytes; send smaller batches")
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(
-                413, "HTTP.413", f"the batch is over {limit} bytes; send smaller batches"
-            )
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -119,11 +119,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def post_batch(request: Request, station_id: StationId) -> Any:
     """Verify (format, signature, chain) and store one batch; refusals are stored too."""
     engine = _engine(request)
-    body = await _read_body(request, request.app.state.settings.max_batch_bytes)
+    body = b""
     try:
+        body = await _read_body(request, request.app.state.settings.max_batch_bytes)
         ack = await stations.receive_batch_async(engine, station_id, body)
     except stations.Refused as refused:
         await run_in_threadpool(stations.store_rejection, engine, station_id, body, refused)
+        record_batch(request, "rejected", reason=refused.reason)
         raise
+    if ack.status == "accepted":
+        record_batch(request, "accepted", events=ack.events, raw_bytes=len(body))
+    else:
+        record_batch(request, "duplicate")
     out = BatchAck(**ack.__dict__)
     return JSONResponse(out.model_dump(), status_code=201 if ack.status == "accepted" else 200)

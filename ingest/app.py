@@ -1,8 +1,8 @@
 """The ingest app factory: ``create_app(settings)`` wires storage, routes and errors.
 
-Nothing connects at import or at construction: the schema is created in the
-lifespan (startup), and the engine connects on first use. The lifespan also
-starts and stops the pipeline loop (:mod:`ingest.pipeline`) unless
+Nothing connects at import or at construction: the schema is migrated to head
+in the lifespan (startup), and the engine connects on first use. The lifespan
+also starts and stops the pipeline loop (:mod:`ingest.pipeline`) unless
 ``Settings.pipeline_enabled`` is off.
 """
 
@@ -21,6 +21,7 @@ from ingest.api_review import router as review_router
 from ingest.db import create_schema, make_engine
 from ingest.errors import install_error_handlers
 from ingest.exports import router as exports_router
+from ingest.observability import install_observability
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     install_error_handlers(app)
+    install_observability(app)
     app.include_router(health)
     app.include_router(v1)
     app.include_router(results_router)

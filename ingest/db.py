@@ -377,10 +377,18 @@ def _no_bulk_audit_change(state: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, FULL sync, busy timeout and immediate writes."""
+    """An engine for ``url``; SQLite gets WAL, FULL sync, busy timeout and immediate writes.
+
+    Statement parameters never appear in exceptions (``hide_parameters``): they can be
+    batch bodies or contact fields, and exceptions get logged.
+    """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        )
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, record: Any) -> None:
@@ -398,8 +406,10 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables (Alembic migrations are the next step)."""
-    Base.metadata.create_all(engine)
+    """Bring the schema up to the newest Alembic migration (see :mod:`ingest.migrate`)."""
+    from ingest.migrate import upgrade  # ingest.migrate imports this module
+
+    upgrade(engine)
 
 
 def session(engine: Engine) -> Session:

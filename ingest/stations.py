@@ -145,6 +145,8 @@ class Ack:
     status: str
     """``accepted`` (stored now) or ``duplicate`` (stored before)."""
     head_seq: int
+    events: int = 0
+    """Pen events stored by this request (0 for a duplicate); for the metrics, not the reply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +305,7 @@ def _accepted(intake: _Intake, n: _Next) -> Ack:
     sid, seq = n.batch.station_id, n.batch.seq
     intake.remember(n.hint.public_key, seq, n.hash, sid)
     log.info("batch.accepted", station_id=sid, batch_seq=seq, events=len(n.batch.events))
-    return Ack(sid, seq, n.hash, "accepted", seq)
+    return Ack(sid, seq, n.hash, "accepted", seq, len(n.batch.events))
 
 
 def _decide_locked(engine: Engine, intake: _Intake, batch: Batch, body: bytes) -> Ack:
@@ -370,7 +372,7 @@ def _decide(engine: Engine, intake: _Intake, batch: Batch, body: bytes) -> Ack:
             continue
         intake.remember(key, seq, h, sid)
         log.info("batch.accepted", station_id=sid, batch_seq=seq, events=len(batch.events))
-        return Ack(sid, seq, h, "accepted", seq)
+        return Ack(sid, seq, h, "accepted", seq, len(batch.events))
     raise AssertionError("unreachable")
 
 

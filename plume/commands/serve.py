@@ -1,10 +1,15 @@
 """``plume serve`` runs the ingest service; ``plume kits create`` issues station kits.
 
-- ``plume serve [--host H] [--port P] [--workers N] [--no-access-log]``: uvicorn on the app from
+- ``plume serve [--host H] [--port P] [--workers N] [--no-access-log]
+  [--log-format json|console]``: uvicorn on the app from
   :func:`ingest.app.create_app`, configured by ``PLUME_`` variables
-  (``PLUME_DATABASE_URL``, ``PLUME_ENVIRONMENT``, ``PLUME_SECRET_KEY``...).
+  (``PLUME_DATABASE_URL``, ``PLUME_ENVIRONMENT``, ``PLUME_SECRET_KEY``...). It
+  upgrades the database to the newest migration before it listens, and refuses
+  to start (exit 1) on a database it cannot migrate (docs/operations-centre.md).
   With ``--workers N`` > 1, N processes share the port (each builds its own
-  app from the same variables); the schema is created once, before they start.
+  app from the same variables).
+- ``plume db upgrade [--revision R]`` / ``plume db current``: migrate the database
+  by hand, or print its revision and whether it is at head.
 - ``plume kits create --stations N [--prefix P] [--out kits.csv]``: registers N
   stations in the database and writes each one's one-time enrolment code (CSV:
   ``station_id,enrolment_code``). The codes are shown once; only hashes are kept.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,17 +48,28 @@ def register(sub: Any) -> None:
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="uvicorn's line per request (--no-access-log: the app's own events only)",
+        help="a log line per request (--no-access-log: the app's own events only)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("json", "console"),
+        default=None,
+        help="log lines: json (default outside development) or console",
     )
     serve.set_defaults(handler=_serve)
 
+    db = sub.add_parser("db", help="database schema migrations")
+    db.set_defaults(handler=lambda args: _usage(db))
+    db_verbs = db.add_subparsers(dest="db_command", metavar="VERB")
+    up = db_verbs.add_parser("upgrade", help="migrate the database (default: to head)")
+    up.add_argument("--revision", default="head", help="target revision (default head)")
+    up.set_defaults(handler=_db_upgrade)
+    cur = db_verbs.add_parser("current", help="print the revision of the database")
+    cur.set_defaults(handler=_db_current)
+
     kits = sub.add_parser("kits", help="station kits: ids and one-time enrolment codes")
 
-    def usage(args: argparse.Namespace) -> int:
-        kits.print_help(sys.stderr)
-        return EXIT_USAGE
-
-    kits.set_defaults(handler=usage)
+    kits.set_defaults(handler=lambda args: _usage(kits))
     verbs = kits.add_subparsers(dest="kits_command", metavar="VERB")
     create = verbs.add_parser("create", help="register stations and print their codes")
     create.add_argument("--stations", type=int, required=True, help="how many stations")
@@ -71,6 +88,11 @@ def register(sub: Any) -> None:
     create.set_defaults(handler=_kits_create)
 
 
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
 def _settings() -> Any:
     from ingest.settings import Settings
 
@@ -81,7 +103,11 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ingest.app import create_app
+    from ingest.migrate import MigrationError, upgrade
+    from ingest.observability import LogFormat, configure_logging
 
+    if not args.access_log:  # in the environment, so --workers processes see it too
+        os.environ["PLUME_REQUEST_LOG"] = "false"
     try:
         settings = _settings()
     except ValidationError as exc:
@@ -90,34 +116,64 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("plume serve: --workers must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    fmt: LogFormat = args.log_format or (
+        "console" if settings.environment == "development" else "json"
+    )
+    configure_logging(fmt)
+    try:  # before listening, once: a database that cannot be migrated stops here, clearly
+        upgrade(settings.database_url)
+    except (MigrationError, SQLAlchemyError) as exc:
+        print(f"plume serve: the database cannot be used: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     if args.workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=args.access_log)
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
         return EXIT_OK
-    from ingest.db import create_schema, make_engine
-
-    try:  # once here, not racing in every worker's startup
-        engine = make_engine(settings.database_url)
-        create_schema(engine)
-        engine.dispose()
-    except SQLAlchemyError as exc:
-        print(f"plume serve: the database refuses: {exc}", file=sys.stderr)
-        return EXIT_FAILED
     uvicorn.run(
         "ingest.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=args.workers,
-        access_log=args.access_log,
+        log_config=None,
+        access_log=False,
     )
     return EXIT_OK
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from ingest.migrate import MigrationError, current, upgrade
+
+    try:
+        url = _settings().database_url
+        upgrade(url, args.revision)
+        print(f"database at revision {current(url)}")
+    except (ValidationError, MigrationError, SQLAlchemyError) as exc:
+        print(f"plume db upgrade: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _db_current(args: argparse.Namespace) -> int:
+    """Print the revision; exit 1 when it is not this plume's head (scripts can test it)."""
+    from ingest.migrate import current, head
+
+    try:
+        rev = current(_settings().database_url)
+    except (ValidationError, SQLAlchemyError) as exc:
+        print(f"plume db current: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    newest = head()
+    state = "at head" if rev == newest else f"behind or unknown: head is {newest}"
+    print(f"{rev or 'none (empty database)'} ({state})")
+    return EXIT_OK if rev == newest else EXIT_FAILED
 
 
 def _kits_create(args: argparse.Namespace) -> int:
     from ingest.db import create_schema, make_engine
     from ingest.kits import KitError
+    from ingest.migrate import MigrationError
     from pen.errors import PenError
 
     if args.stations < 1:
@@ -131,7 +187,14 @@ def _kits_create(args: argparse.Namespace) -> int:
         engine = make_engine(settings.database_url)
         create_schema(engine)
         codes = _sim_kits(engine, args) if args.sim else _plain_kits(engine, args)
-    except (ValidationError, SQLAlchemyError, KitError, PenError, ValueError) as exc:
+    except (
+        ValidationError,
+        SQLAlchemyError,
+        KitError,
+        PenError,
+        ValueError,
+        MigrationError,
+    ) as exc:
         print(f"plume kits create: {exc}", file=sys.stderr)
         return EXIT_FAILED
     out = args.out.open("w", newline="", encoding="utf-8") if args.out else sys.stdout
