@@ -10,8 +10,10 @@
 - ``plume agent enrol --station ID --code CODE --centre URL --journal PATH``
   creates the station key next to the journal and registers it with the centre.
 - ``plume agent status --journal PATH [--json]`` prints what the journal holds.
-- ``plume agent close --journal PATH --centre URL --station ID`` uploads everything
-  pending, then prints the closing code for the paper PV.
+- ``plume agent close --journal PATH --centre URL --station ID [--token T]`` journals
+  a ``StationClosed`` note, uploads everything pending, prints the closing code
+  for the paper PV, then (best effort, never blocking) the PV values as the
+  centre read them.
 
 Exit codes: 0 done, 1 failed (the journal cannot be opened, the centre refused or
 cannot be reached, no station key), 2 a bad command line.
@@ -25,6 +27,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +39,11 @@ from rich.live import Live
 from hardware_sim.url_handler import register as register_pensim
 from pen.batches import closing_code
 from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from station_agent.closing import UploadLoop, UploadStatus, flush
+from station_agent.closing import UploadLoop, UploadStatus, flush, note_closed
 from station_agent.identity import EnrolError, enrol, key_path, load_or_create_key
 from station_agent.journal import Journal, JournalError
 from station_agent.pen_link import LinkEvent, PenLink, serial_opener
+from station_agent.results import READING_MESSAGES, fetch_reading
 from station_agent.screen import ScreenState, apply, apply_upload, render
 from station_agent.uploader import Uploader
 
@@ -79,6 +83,7 @@ def register(sub: Any) -> None:
     close.add_argument("--journal", type=Path, required=True, help="SQLite journal file")
     close.add_argument("--centre", required=True, help="centre URL")
     close.add_argument("--station", required=True, help="station id")
+    close.add_argument("--token", help="user token to show the PV values the centre read")
     close.set_defaults(handler=_close)
 
     status = verbs.add_parser("status", help="what the journal holds")
@@ -209,25 +214,33 @@ def _close(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_FAILED
     with journal, httpx.Client(timeout=HTTP_TIMEOUT_S) as http:
+        note_closed(journal, int(time.time() * 1000))  # before the flush: the centre reads it
         uploader = Uploader(journal, args.station, key, args.centre, http)
         try:
             result = flush(uploader)
         finally:
             uploader.close()
-    if not result.complete:
-        last = result.last
-        if last.status == "unavailable":
-            why = f"the centre at {args.centre} cannot be reached"
-        else:
-            why = f"the centre refused batch {last.seq}: [{last.code}] {last.message}"
-        _err(
-            f"not closed: {why}; {result.backlog} event(s) still waiting, nothing is lost. "
-            "Run 'plume agent close' again when the centre answers."
-        )
-        return EXIT_FAILED
-    print(f"all events acknowledged by the centre (last batch #{result.head_seq})")
-    print(f"chain head {result.head_hash}")
-    print(f"closing code: {closing_code(result.head_hash)}  (write it on the paper PV)")
+        if not result.complete:
+            last = result.last
+            if last.status == "unavailable":
+                why = f"the centre at {args.centre} cannot be reached"
+            else:
+                why = f"the centre refused batch {last.seq}: [{last.code}] {last.message}"
+            _err(
+                f"not closed: {why}; {result.backlog} event(s) still waiting, nothing is lost. "
+                "Run 'plume agent close' again when the centre answers."
+            )
+            return EXIT_FAILED
+        print(f"all events acknowledged by the centre (last batch #{result.head_seq})")
+        print(f"chain head {result.head_hash}")
+        print(f"closing code: {closing_code(result.head_hash)}  (write it on the paper PV)")
+        reading = fetch_reading(http, args.centre, args.station, args.token)
+    if reading.status == "read":
+        print("PV values as the centre read them:")
+        for line in reading.lines:
+            print(f"  {line}")
+    else:
+        print(f"PV values: {READING_MESSAGES[reading.status]}")
     return EXIT_OK
 
 
