@@ -36,7 +36,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.live import Live
 
-from hardware_sim.url_handler import register as register_pensim
 from pen.batches import closing_code
 from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from station_agent.closing import UploadLoop, UploadStatus, flush, note_closed
@@ -109,7 +108,10 @@ def _station_key(journal_path: Path) -> Ed25519PrivateKey | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    register_pensim()
+    if args.port.startswith("pensim://"):  # the simulator only when asked: a faster start
+        from hardware_sim.url_handler import register as register_pensim
+
+        register_pensim()
     if bool(args.centre) != bool(args.station):
         _err("--centre and --station go together")
         return EXIT_USAGE
