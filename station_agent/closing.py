@@ -20,7 +20,7 @@ from station_agent.journal import Journal
 from station_agent.records import AgentNote, PenContext, note_record
 from station_agent.uploader import Uploader, UploadResult
 
-IDLE_WAIT_S = 1.0
+IDLE_WAIT_S = 2.0
 UNAVAILABLE_WAIT_S = 10.0
 
 STATION_CLOSED = "StationClosed"

@@ -90,6 +90,8 @@ __all__ = [
     "serial_opener",
 ]
 
+DISCONNECTED = "AGENT.101"
+
 CLOCK_FAR_OFF_MS = 5 * 60_000
 """A pen clock further than this from the laptop's is reported (and corrected)."""
 
@@ -120,7 +122,7 @@ class Backoff:
         self._next = 0.0
 
 
-def serial_opener(url: str, timeout: float = 0.05) -> Callable[[], SerialLike]:
+def serial_opener(url: str, timeout: float = 0.2) -> Callable[[], SerialLike]:
     """Opens ``url`` with pyserial (a path or any registered URL scheme)."""
 
     def open_port() -> SerialLike:
@@ -155,7 +157,7 @@ class PenLink:
         self._backoff = backoff or Backoff()
         self._retry_at = 0.0
         self._port: SerialLike | None = None
-        self._down_reported = False
+        self._down_reported = ""
         self.strokes = 0
         self._pages: set[object] = set()
         self._reset_connection(None)
@@ -196,6 +198,8 @@ class PenLink:
         assert port is not None
         try:
             data = port.read(max(1, port.in_waiting))
+            if data and port.in_waiting:  # the rest of what came with the first byte:
+                data += port.read(port.in_waiting)  # one journal transaction, not two
         except (serial.SerialException, OSError) as exc:
             self._lost(out, str(exc))
             return out
@@ -215,19 +219,20 @@ class PenLink:
         try:
             port = self._opener()
         except (serial.SerialException, OSError, ValueError) as exc:
-            self._lost(out, str(exc))
+            self._lost(out, str(exc), getattr(exc, "code", DISCONNECTED))
             return False
         self._port = port
         self._reset_connection(self.journal.begin_connection(self.port_name, self._clock()))
         return True
 
-    def _lost(self, out: list[LinkEvent], reason: str) -> None:
+    def _lost(self, out: list[LinkEvent], reason: str, code: str = "") -> None:
         self.close()
         delay = self._backoff.fail()
         self._retry_at = time.monotonic() + delay
-        if not self._down_reported:
-            out.append(Disconnected(reason, delay))
-        self._down_reported = True
+        code = code or DISCONNECTED
+        if self._down_reported != code:  # said once, and again only if the cause changes
+            out.append(Disconnected(reason, delay, code))
+        self._down_reported = code
 
     def _send(self, out: list[LinkEvent], *messages: Message) -> None:
         port = self._port
@@ -334,7 +339,7 @@ class PenLink:
             self._send(out, HelloAck(PROTOCOL_VERSION, 1), SetTime(self._clock()))
             self._send(out, RequestBatches())
             self._backoff.reset()
-            self._down_reported = False
+            self._down_reported = ""
             out.append(Connected(hello.serial, hello.model, hello.firmware, offset, known))
         elif what == "ack":
             chunk: BatchChunk = item[1]

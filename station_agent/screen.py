@@ -67,6 +67,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Batterie du stylo faible — branchez-le pour le recharger.",
         "Pen battery low — plug it in to charge.",
     ),
+    "AGENT.111": (
+        "Aucun identifiant USB de stylo n'est configuré — appelez le centre.",
+        "No pen USB id is configured — call the centre.",
+    ),
+    "AGENT.112": (
+        "Aucun stylo branché — branchez le stylo du kit sur le port USB.",
+        "No pen plugged in — plug the kit's pen into a USB port.",
+    ),
+    "AGENT.113": (
+        "Plusieurs stylos branchés — n'en laissez qu'un seul branché.",
+        "Several pens plugged in — leave only one plugged in.",
+    ),
     "AGENT.201": (
         "Le centre ne répond pas — tout est gardé et sera envoyé plus tard ; rien à faire.",
         "The centre does not answer — everything is kept and will be sent later; nothing to do.",
@@ -156,7 +168,7 @@ def apply(state: ScreenState, event: LinkEvent) -> ScreenState:
         state = replace(state, connected=True, pen_serial=event.pen_serial)
         return state if event.known else _warn(state, "AGENT.102")
     if isinstance(event, Disconnected):
-        return _warn(replace(state, connected=False, batch=None), "AGENT.101")
+        return _warn(replace(state, connected=False, batch=None), event.code)
     if isinstance(event, PenStatus):
         state = replace(
             state,
