@@ -86,6 +86,10 @@ class UploadStatus:
     last_ack_seq: int | None
     last_ack_ms: int | None
     last_status: str
+    seq: int | None = None
+    """The batch this step was about."""
+    code: str = ""
+    """The centre's error code when it refused (``PEN.703``...)."""
 
 
 class UploadLoop(threading.Thread):
@@ -112,8 +116,9 @@ class UploadLoop(threading.Thread):
                 result = uploader.step(now)
                 if result.acked:
                     last_seq, last_ms = result.seq, now
+                backlog = uploader.journal.backlog()
                 self._on_status(
-                    UploadStatus(uploader.journal.backlog(), last_seq, last_ms, result.status)
+                    UploadStatus(backlog, last_seq, last_ms, result.status, result.seq, result.code)
                 )
                 if result.status == "idle":
                     self._stop_event.wait(IDLE_WAIT_S)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.live import Live
@@ -42,9 +43,11 @@ from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from station_agent.closing import UploadLoop, UploadStatus, flush, note_closed
 from station_agent.identity import EnrolError, enrol, key_path, load_or_create_key
 from station_agent.journal import Journal, JournalError
+from station_agent.logs import LOG_FILE, log_link_event, log_path, log_upload
+from station_agent.logs import configure as configure_logs
 from station_agent.pen_link import LinkEvent, PenLink, serial_opener
 from station_agent.results import READING_MESSAGES, fetch_reading
-from station_agent.screen import ScreenState, apply, apply_upload, render
+from station_agent.screen import ScreenState, apply, apply_upload, render, with_backlog
 from station_agent.uploader import Uploader
 from station_agent.usb import ENV_IDS, configured_ids, usb_opener
 
@@ -95,6 +98,10 @@ def _add_verbs(p: argparse.ArgumentParser) -> None:
         "--kit", action="append", metavar="SERIAL", help="serial of a pen of the station kit"
     )
     run.add_argument("--events", action="store_true", help="print JSON lines, not the screen")
+    run.add_argument(
+        "--log",
+        help=f"JSON-lines log file (default: {LOG_FILE} beside the journal); '-': the console",
+    )
     run.add_argument("--centre", help="centre URL: upload the journal while running")
     run.add_argument("--station", help="station id (with --centre)")
     run.set_defaults(handler=_run)
@@ -166,11 +173,16 @@ def _run(args: argparse.Namespace) -> int:
     except JournalError as exc:
         _err(str(exc))
         return EXIT_FAILED
+    log_to = None if args.log == "-" else Path(args.log) if args.log else log_path(args.journal)
+    log_stream = configure_logs(log_to)
+    log = structlog.get_logger("station_agent")
+    log.info("agent.started", port=args.port, journal=str(args.journal), centre=args.centre,
+             station=args.station, kit=args.kit or [])  # fmt: skip
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     link = PenLink(journal, opener, port_name=args.port, known_pens=args.kit)
-    state = ScreenState(backlog=journal.backlog())
+    state = with_backlog(ScreenState(), journal.backlog())
     lock = threading.Lock()
     refresh: list[Any] = []  # the Live display, once started
     http = httpx.Client(timeout=HTTP_TIMEOUT_S) if args.centre else None
@@ -188,6 +200,8 @@ def _run(args: argparse.Namespace) -> int:
         nonlocal state
         with lock:
             state = apply_upload(state, st.backlog, st.last_status, st.last_ack_seq, st.last_ack_ms)
+            if st.last_status != "idle":
+                log_upload(log, st.last_status, st.seq, st.code, st.backlog)
             if args.events:
                 print(json.dumps({"event": "Upload", **dataclasses.asdict(st)}), flush=True)
             elif refresh:
@@ -203,6 +217,7 @@ def _run(args: argparse.Namespace) -> int:
                 def emit(event: LinkEvent) -> None:
                     line = {"event": type(event).__name__, **dataclasses.asdict(event)}
                     with lock:
+                        log_link_event(log, event)
                         print(json.dumps(line), flush=True)
 
                 link.run(stop, emit)
@@ -213,7 +228,8 @@ def _run(args: argparse.Namespace) -> int:
                 def show(event: LinkEvent) -> None:
                     nonlocal state
                     with lock:
-                        state = dataclasses.replace(apply(state, event), backlog=journal.backlog())
+                        log_link_event(log, event)
+                        state = with_backlog(apply(state, event), journal.backlog())
                         live.update(render(state, args.lang), refresh=True)
 
                 link.run(stop, show)
@@ -225,6 +241,9 @@ def _run(args: argparse.Namespace) -> int:
             loop.join(timeout=HTTP_TIMEOUT_S * 2)
         if http is not None:
             http.close()
+        log.info("agent.stopped")
+        if log_stream is not sys.stderr:
+            log_stream.close()
     return EXIT_OK
 
 
