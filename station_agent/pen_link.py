@@ -47,6 +47,7 @@ from pen.wire import (
     Message,
     Nak,
     NakReason,
+    PenDown,
     Received,
     RequestBatches,
     SetTime,
@@ -171,6 +172,7 @@ class PenLink:
         self._ctx = PenContext(pen_session=f"conn{connection_id}")
         self._transfers: dict[int, BatchBegin] = {}
         self._chunks_in: dict[int, set[int]] = {}
+        self._clock_jump_seen = False
 
     @property
     def connected(self) -> bool:
@@ -262,6 +264,14 @@ class PenLink:
             msg = event.message
             if isinstance(msg, Hello):
                 self._hello(msg, event, now, records, todo)
+            elif isinstance(msg, PenDown) and self._clock_jumped(msg, now):
+                # the pen clock jumped since the hello (a reset to 1970...): say so, reset it
+                off = {"offset_ms": now - msg.t_ms, "laptop_ms": now, "pen_ms": msg.t_ms}
+                note = AgentNote("ClockJump", "AGENT.104", off)
+                records.append(
+                    note_record(note, self._ctx, f"agent:{cid}:{event.offset}:ClockJump")
+                )
+                todo += [("anomaly", records[-1]), ("settime",)]
             crc = frame_crc(msg, event.seq)
             key = f"live:{self._ctx.pen_session}:{event.seq}:{crc:08x}"
             records.append(message_record(event, self._ctx, key))
@@ -294,6 +304,13 @@ class PenLink:
         for item in todo:
             self._after(item, out)
 
+    def _clock_jumped(self, pen_down: PenDown, now: int) -> bool:
+        """A live pen-down far from the laptop's clock, the first on this connection."""
+        if self._clock_jump_seen or not self._ctx.pen_serial:
+            return False
+        self._clock_jump_seen = abs(now - pen_down.t_ms) > CLOCK_FAR_OFF_MS
+        return self._clock_jump_seen
+
     def _hello(
         self,
         hello: Hello,
@@ -304,6 +321,7 @@ class PenLink:
     ) -> None:
         known = self.known_pens is None or hello.serial in self.known_pens
         self._ctx = PenContext(hello.serial, f"{hello.serial}@{hello.pen_clock_ms}", not known)
+        self._clock_jump_seen = False
         self._transfers, self._chunks_in = {}, {}
         offset = now - hello.pen_clock_ms
         base = f"agent:{self.connection_id}:{event.offset}"
@@ -348,6 +366,8 @@ class PenLink:
             got.add(chunk.index)
             n = self._transfers[chunk.batch_id].n_chunks
             out.append(BatchProgress(chunk.batch_id, len(got), n))
+        elif what == "settime":
+            self._send(out, SetTime(self._clock()))
         elif what == "nak":
             chunk = item[1]
             self._send(out, Nak(chunk.batch_id, chunk.index, item[2]))
