@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import reduce
+from pathlib import Path
 
 from rich.console import Console
 
@@ -118,3 +119,9 @@ def test_screen_and_log_share_one_warning_per_event() -> None:
     assert upload_warning("unavailable") == "AGENT.201" and upload_warning("accepted") is None
     state = fold(Disconnected("no pen", 1.0, "AGENT.112"))
     assert state.warnings == ("AGENT.112",) and "Aucun stylo branché" in text(state)
+
+
+def test_the_operations_guide_explains_every_warning() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    rows = {line.split("|")[1].strip() for line in guide.splitlines() if line.startswith("| ")}
+    assert set(MESSAGES) <= rows, sorted(set(MESSAGES) - rows)
