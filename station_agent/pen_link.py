@@ -55,6 +55,7 @@ from pen.wire import (
     Status,
     StreamDecoder,
 )
+from pen.wire.framing import ETX, STX
 from station_agent.journal import ChunkRecord, EventRecord, Journal
 from station_agent.link_events import (
     Anomaly,
@@ -93,6 +94,9 @@ __all__ = [
 
 DISCONNECTED = "AGENT.101"
 
+MAX_FRAME_BYTES = 2 * (5 + 65_535 + 4) + 2
+"""The longest frame on the line (every byte escaped), to find an unfinished one."""
+
 CLOCK_FAR_OFF_MS = 5 * 60_000
 """A pen clock further than this from the laptop's is reported (and corrected)."""
 
@@ -123,11 +127,37 @@ class Backoff:
         self._next = 0.0
 
 
+class _KeepInput(serial.Serial):  # type: ignore[misc]  # pyserial is untyped
+    """A device opened *without* discarding its input buffer (pyserial flushes it).
+
+    What the pen sent while no agent was reading (the agent was killed, or restarting)
+    is still pen data: reading it instead of flushing it is what lets a restarted agent
+    lose nothing that reached the laptop."""
+
+    _opening = False
+
+    def open(self) -> None:
+        self._opening = True
+        try:
+            super().open()
+        finally:
+            self._opening = False
+
+    def _reset_input_buffer(self) -> None:
+        if not self._opening:
+            super()._reset_input_buffer()
+
+
 def serial_opener(url: str, timeout: float = 0.2) -> Callable[[], SerialLike]:
-    """Opens ``url`` with pyserial (a path or any registered URL scheme)."""
+    """Opens ``url`` with pyserial: a device path (keeping its unread input), or any
+    registered URL scheme (``pensim://``, ``socket://``, ``spy://``...)."""
 
     def open_port() -> SerialLike:
-        port: SerialLike = serial.serial_for_url(url, timeout=timeout)
+        port: SerialLike
+        if "://" in url:
+            port = serial.serial_for_url(url, timeout=timeout)
+        else:
+            port = _KeepInput(url, timeout=timeout)
         return port
 
     return open_port
@@ -224,8 +254,26 @@ class PenLink:
             self._lost(out, str(exc), getattr(exc, "code", DISCONNECTED))
             return False
         self._port = port
-        self._reset_connection(self.journal.begin_connection(self.port_name, self._clock()))
+        cid = self.journal.begin_connection(self.port_name, self._clock())
+        self._reset_connection(cid)
+        self._resume(cid)
         return True
+
+    def _resume(self, cid: int) -> None:
+        """Carry on the previous connection of the same port, for the bytes the pen sent
+        that nobody read before it went away (a killed agent): the operating system keeps
+        them and :func:`serial_opener` does not discard them. They belong to the pen
+        session last seen, and may finish the frame the previous connection stopped in."""
+        prev = self.journal.previous_connection(cid)
+        if prev is None:
+            return
+        pen = self.journal.last_live_pen(prev)
+        if pen is not None:
+            self._ctx = PenContext(*pen)
+        tail = self.journal.raw_tail(prev, MAX_FRAME_BYTES)
+        start = tail.rfind(bytes([STX]))
+        if start > tail.rfind(bytes([ETX])):
+            self._decoder.feed(tail[start:])  # an unfinished frame: its end may be waiting
 
     def _lost(self, out: list[LinkEvent], reason: str, code: str = "") -> None:
         self.close()

@@ -10,14 +10,16 @@ line, per connection, and :class:`RecordingPen` keeps each offline batch as seal
 That is the ground truth the centre's stored batches are compared with, frame by
 frame and byte for byte.
 
-Pen protocol v1 has no acknowledgement of *live* frames (docs/pen-protocol.md): the
-bytes the pen had put on the line and the killed agent had not yet made durable are
-gone with it (visible at the centre as a stroke cut short). The test counts them
-apart (``lost in flight``) and requires: every connection's frames at the centre are
-a byte-identical prefix of what the pen sent on it, only a connection that ended with
-a kill or an unplug may miss its tail, every offline batch is there whole and once,
-nothing is duplicated, every journaled event is at the centre exactly once, and the
-hash chain verifies.
+Pen protocol v1 has no acknowledgement of *live* frames (docs/pen-protocol.md). The
+bytes a killed agent had not read yet stay in the pty and its successor reads them
+(it opens the port without flushing it and resumes the last pen session), but bytes
+it had read and not yet journaled, or that were in the pty when the cable was
+pulled, are gone (visible at the centre as a stroke cut short). The test counts
+those apart (``lost in flight``; usually 0) and requires: every connection's frames
+at the centre are a byte-identical prefix of what the pen sent on it, only a
+connection that ended with a kill or an unplug may miss its tail, every offline batch
+is there whole and once, nothing is duplicated, every journaled event is at the
+centre exactly once, and the hash chain verifies.
 """
 
 from __future__ import annotations
