@@ -1,7 +1,9 @@
-"""Uploading in the background, flushing, and the closing code (docs/station-protocol.md).
+"""Uploading in the background, closing, flushing (docs/station-protocol.md).
 
-:func:`pen.batches.closing_code` (pure) binds the paper PV to the head of the station's
-hash chain. :class:`UploadLoop` runs an
+At the close the agent first journals a :data:`STATION_CLOSED` agent note (the
+centre's pipeline relies on this exact kind to know the station is closed), then
+flushes, then shows the closing code: :func:`pen.batches.closing_code` (pure) binds
+the paper PV to the head of the station's hash chain. :class:`UploadLoop` runs an
 :class:`~station_agent.uploader.Uploader` in its own thread with its own journal
 connection (the journal is not thread-safe); it holds at most one batch in memory.
 """
@@ -14,10 +16,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pen.batches import GENESIS_HASH
+from station_agent.journal import Journal
+from station_agent.records import AgentNote, PenContext, note_record
 from station_agent.uploader import Uploader, UploadResult
 
-IDLE_WAIT_S = 1.0
+IDLE_WAIT_S = 2.0
 UNAVAILABLE_WAIT_S = 10.0
+
+STATION_CLOSED = "StationClosed"
+"""Kind of the agent note that says the president closed the station (the centre reads it)."""
+
+
+def note_closed(journal: Journal, now_ms: int) -> bool:
+    """Journal a :data:`STATION_CLOSED` note, unless the journal already ends with one.
+
+    Closing again with nothing new (a retry after the centre was unreachable) adds
+    nothing, so the chain head and the closing code stay the same; events journaled
+    after a close are followed by a new note at the next close. True if one was added.
+    """
+    last = journal.entries("1 ORDER BY id DESC LIMIT 1")
+    if last and last[0].event.source == "agent" and last[0].event.kind == STATION_CLOSED:
+        return False
+    note = AgentNote(STATION_CLOSED, "", {"closed_at_ms": now_ms})
+    return (
+        journal.record(None, now_ms, [note_record(note, PenContext(), f"agent:closed:{now_ms}")])
+        == 1
+    )
 
 
 def acked_head(uploader: Uploader) -> tuple[int, str]:
@@ -62,6 +86,10 @@ class UploadStatus:
     last_ack_seq: int | None
     last_ack_ms: int | None
     last_status: str
+    seq: int | None = None
+    """The batch this step was about."""
+    code: str = ""
+    """The centre's error code when it refused (``PEN.703``...)."""
 
 
 class UploadLoop(threading.Thread):
@@ -88,8 +116,9 @@ class UploadLoop(threading.Thread):
                 result = uploader.step(now)
                 if result.acked:
                     last_seq, last_ms = result.seq, now
+                backlog = uploader.journal.backlog()
                 self._on_status(
-                    UploadStatus(uploader.journal.backlog(), last_seq, last_ms, result.status)
+                    UploadStatus(backlog, last_seq, last_ms, result.status, result.seq, result.code)
                 )
                 if result.status == "idle":
                     self._stop_event.wait(IDLE_WAIT_S)

@@ -383,6 +383,37 @@ class Journal:
         ).fetchall()
         return b"".join(bytes(r[0]) for r in rows)
 
+    def previous_connection(self, connection_id: int) -> int | None:
+        """The connection opened just before ``connection_id``, if any."""
+        row = self._db.execute(
+            "SELECT MAX(id) FROM connections WHERE id < ?", (connection_id,)
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def raw_tail(self, connection_id: int, max_bytes: int) -> bytes:
+        """The last raw bytes of a connection: whole chunks, at least ``max_bytes`` if there."""
+        rows = self._db.execute(
+            "SELECT data FROM raw_chunks WHERE connection_id=? ORDER BY stream_offset DESC",
+            (connection_id,),
+        )
+        tail: list[bytes] = []
+        size = 0
+        for (data,) in rows:
+            tail.append(bytes(data))
+            size += len(data)
+            if size >= max_bytes:
+                break
+        return b"".join(reversed(tail))
+
+    def last_live_pen(self, connection_id: int) -> tuple[str, str, bool] | None:
+        """(serial, session, flagged) of the last pen message read live on a connection."""
+        row = self._db.execute(
+            "SELECT pen_serial, pen_session, flagged FROM events WHERE connection_id=? "
+            "AND source='live' AND pen_serial != '' ORDER BY id DESC LIMIT 1",
+            (connection_id,),
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), bool(row[2]))
+
     def raw_bytes(self, connection_id: int) -> bytes:
         rows = self._db.execute(
             "SELECT data FROM raw_chunks WHERE connection_id=? ORDER BY stream_offset",

@@ -20,6 +20,9 @@ class Connected:
 class Disconnected:
     reason: str
     retry_in_s: float
+    code: str = "AGENT.101"
+    """``AGENT.101`` the port went away or cannot be opened; ``AGENT.111``-``113`` the
+    pen could not be found by its USB id (none configured, none or several plugged in)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ from pen.wire import (
     Message,
     Nak,
     NakReason,
+    PenDown,
     Received,
     RequestBatches,
     SetTime,
@@ -54,6 +55,7 @@ from pen.wire import (
     Status,
     StreamDecoder,
 )
+from pen.wire.framing import ETX, STX
 from station_agent.journal import ChunkRecord, EventRecord, Journal
 from station_agent.link_events import (
     Anomaly,
@@ -90,6 +92,11 @@ __all__ = [
     "serial_opener",
 ]
 
+DISCONNECTED = "AGENT.101"
+
+MAX_FRAME_BYTES = 2 * (5 + 65_535 + 4) + 2
+"""The longest frame on the line (every byte escaped), to find an unfinished one."""
+
 CLOCK_FAR_OFF_MS = 5 * 60_000
 """A pen clock further than this from the laptop's is reported (and corrected)."""
 
@@ -120,11 +127,37 @@ class Backoff:
         self._next = 0.0
 
 
-def serial_opener(url: str, timeout: float = 0.05) -> Callable[[], SerialLike]:
-    """Opens ``url`` with pyserial (a path or any registered URL scheme)."""
+class _KeepInput(serial.Serial):  # type: ignore[misc]  # pyserial is untyped
+    """A device opened *without* discarding its input buffer (pyserial flushes it).
+
+    What the pen sent while no agent was reading (the agent was killed, or restarting)
+    is still pen data: reading it instead of flushing it is what lets a restarted agent
+    lose nothing that reached the laptop."""
+
+    _opening = False
+
+    def open(self) -> None:
+        self._opening = True
+        try:
+            super().open()
+        finally:
+            self._opening = False
+
+    def _reset_input_buffer(self) -> None:
+        if not self._opening:
+            super()._reset_input_buffer()
+
+
+def serial_opener(url: str, timeout: float = 0.2) -> Callable[[], SerialLike]:
+    """Opens ``url`` with pyserial: a device path (keeping its unread input), or any
+    registered URL scheme (``pensim://``, ``socket://``, ``spy://``...)."""
 
     def open_port() -> SerialLike:
-        port: SerialLike = serial.serial_for_url(url, timeout=timeout)
+        port: SerialLike
+        if "://" in url:
+            port = serial.serial_for_url(url, timeout=timeout)
+        else:
+            port = _KeepInput(url, timeout=timeout)
         return port
 
     return open_port
@@ -155,7 +188,7 @@ class PenLink:
         self._backoff = backoff or Backoff()
         self._retry_at = 0.0
         self._port: SerialLike | None = None
-        self._down_reported = False
+        self._down_reported = ""
         self.strokes = 0
         self._pages: set[object] = set()
         self._reset_connection(None)
@@ -169,6 +202,7 @@ class PenLink:
         self._ctx = PenContext(pen_session=f"conn{connection_id}")
         self._transfers: dict[int, BatchBegin] = {}
         self._chunks_in: dict[int, set[int]] = {}
+        self._clock_jump_seen = False
 
     @property
     def connected(self) -> bool:
@@ -196,6 +230,8 @@ class PenLink:
         assert port is not None
         try:
             data = port.read(max(1, port.in_waiting))
+            if data and port.in_waiting:  # the rest of what came with the first byte:
+                data += port.read(port.in_waiting)  # one journal transaction, not two
         except (serial.SerialException, OSError) as exc:
             self._lost(out, str(exc))
             return out
@@ -215,19 +251,38 @@ class PenLink:
         try:
             port = self._opener()
         except (serial.SerialException, OSError, ValueError) as exc:
-            self._lost(out, str(exc))
+            self._lost(out, str(exc), getattr(exc, "code", DISCONNECTED))
             return False
         self._port = port
-        self._reset_connection(self.journal.begin_connection(self.port_name, self._clock()))
+        cid = self.journal.begin_connection(self.port_name, self._clock())
+        self._reset_connection(cid)
+        self._resume(cid)
         return True
 
-    def _lost(self, out: list[LinkEvent], reason: str) -> None:
+    def _resume(self, cid: int) -> None:
+        """Carry on the previous connection of the same port, for the bytes the pen sent
+        that nobody read before it went away (a killed agent): the operating system keeps
+        them and :func:`serial_opener` does not discard them. They belong to the pen
+        session last seen, and may finish the frame the previous connection stopped in."""
+        prev = self.journal.previous_connection(cid)
+        if prev is None:
+            return
+        pen = self.journal.last_live_pen(prev)
+        if pen is not None:
+            self._ctx = PenContext(*pen)
+        tail = self.journal.raw_tail(prev, MAX_FRAME_BYTES)
+        start = tail.rfind(bytes([STX]))
+        if start > tail.rfind(bytes([ETX])):
+            self._decoder.feed(tail[start:])  # an unfinished frame: its end may be waiting
+
+    def _lost(self, out: list[LinkEvent], reason: str, code: str = "") -> None:
         self.close()
         delay = self._backoff.fail()
         self._retry_at = time.monotonic() + delay
-        if not self._down_reported:
-            out.append(Disconnected(reason, delay))
-        self._down_reported = True
+        code = code or DISCONNECTED
+        if self._down_reported != code:  # said once, and again only if the cause changes
+            out.append(Disconnected(reason, delay, code))
+        self._down_reported = code
 
     def _send(self, out: list[LinkEvent], *messages: Message) -> None:
         port = self._port
@@ -257,6 +312,14 @@ class PenLink:
             msg = event.message
             if isinstance(msg, Hello):
                 self._hello(msg, event, now, records, todo)
+            elif isinstance(msg, PenDown) and self._clock_jumped(msg, now):
+                # the pen clock jumped since the hello (a reset to 1970...): say so, reset it
+                off = {"offset_ms": now - msg.t_ms, "laptop_ms": now, "pen_ms": msg.t_ms}
+                note = AgentNote("ClockJump", "AGENT.104", off)
+                records.append(
+                    note_record(note, self._ctx, f"agent:{cid}:{event.offset}:ClockJump")
+                )
+                todo += [("anomaly", records[-1]), ("settime",)]
             crc = frame_crc(msg, event.seq)
             key = f"live:{self._ctx.pen_session}:{event.seq}:{crc:08x}"
             records.append(message_record(event, self._ctx, key))
@@ -289,6 +352,13 @@ class PenLink:
         for item in todo:
             self._after(item, out)
 
+    def _clock_jumped(self, pen_down: PenDown, now: int) -> bool:
+        """A live pen-down far from the laptop's clock, the first on this connection."""
+        if self._clock_jump_seen or not self._ctx.pen_serial:
+            return False
+        self._clock_jump_seen = abs(now - pen_down.t_ms) > CLOCK_FAR_OFF_MS
+        return self._clock_jump_seen
+
     def _hello(
         self,
         hello: Hello,
@@ -299,6 +369,7 @@ class PenLink:
     ) -> None:
         known = self.known_pens is None or hello.serial in self.known_pens
         self._ctx = PenContext(hello.serial, f"{hello.serial}@{hello.pen_clock_ms}", not known)
+        self._clock_jump_seen = False
         self._transfers, self._chunks_in = {}, {}
         offset = now - hello.pen_clock_ms
         base = f"agent:{self.connection_id}:{event.offset}"
@@ -334,7 +405,7 @@ class PenLink:
             self._send(out, HelloAck(PROTOCOL_VERSION, 1), SetTime(self._clock()))
             self._send(out, RequestBatches())
             self._backoff.reset()
-            self._down_reported = False
+            self._down_reported = ""
             out.append(Connected(hello.serial, hello.model, hello.firmware, offset, known))
         elif what == "ack":
             chunk: BatchChunk = item[1]
@@ -343,6 +414,8 @@ class PenLink:
             got.add(chunk.index)
             n = self._transfers[chunk.batch_id].n_chunks
             out.append(BatchProgress(chunk.batch_id, len(got), n))
+        elif what == "settime":
+            self._send(out, SetTime(self._clock()))
         elif what == "nak":
             chunk = item[1]
             self._send(out, Nak(chunk.batch_id, chunk.index, item[2]))

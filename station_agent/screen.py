@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -31,6 +32,7 @@ from station_agent.pen_link import (
 
 LOW_BATTERY_PCT = 15
 MAX_WARNINGS = 5
+BAR_WIDTH = 30
 
 #: code -> (French, English): what happened, then what to do.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -67,6 +69,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Batterie du stylo faible — branchez-le pour le recharger.",
         "Pen battery low — plug it in to charge.",
     ),
+    "AGENT.111": (
+        "Aucun identifiant USB de stylo n'est configuré — appelez le centre.",
+        "No pen USB id is configured — call the centre.",
+    ),
+    "AGENT.112": (
+        "Aucun stylo branché — branchez le stylo du kit sur le port USB.",
+        "No pen plugged in — plug the kit's pen into a USB port.",
+    ),
+    "AGENT.113": (
+        "Plusieurs stylos branchés — n'en laissez qu'un seul branché.",
+        "Several pens plugged in — leave only one plugged in.",
+    ),
     "AGENT.201": (
         "Le centre ne répond pas — tout est gardé et sera envoyé plus tard ; rien à faire.",
         "The centre does not answer — everything is kept and will be sent later; nothing to do.",
@@ -74,6 +88,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "AGENT.202": (
         "Le centre refuse les envois — rien n'est perdu ; appelez le centre.",
         "The centre refuses the uploads — nothing is lost; call the centre.",
+    ),
+    "AGENT.203": (
+        "Le centre avait déjà des lots plus récents de ce bureau — un autre ordinateur "
+        "envoie-t-il pour ce bureau ? Appelez le centre ; rien n'est perdu.",
+        "The centre already had newer batches from this station — is another laptop sending "
+        "for this station? Call the centre; nothing is lost.",
     ),
     "WIRE.101": (
         "Parasites sur la liaison avec le stylo — vérifiez le câble ; rien n'est perdu.",
@@ -116,7 +136,11 @@ _LABELS = {
     "pages": ("Pages", "Pages"),
     "batch": ("Lot hors ligne", "Offline batch"),
     "backlog": ("À envoyer au centre", "Waiting for upload"),
+    "waiting": ("en attente", "waiting"),
+    "all_sent": ("tout est envoyé", "all sent"),
     "last_ack": ("Dernier accusé du centre", "Last acknowledgement"),
+    "ago": ("il y a", ""),
+    "ago_after": ("", "ago"),
     "never": ("aucun", "none yet"),
     "warnings": ("Avertissements", "Warnings"),
     "none": ("aucun", "none"),
@@ -136,6 +160,8 @@ class ScreenState:
     batch: tuple[int, int, int] | None = None
     """Offline batch being downloaded: (id, chunks received, chunks)."""
     backlog: int = 0
+    backlog_peak: int = 0
+    """The largest backlog since it was last empty: the bar's full length."""
     last_ack_seq: int | None = None
     """The last batch the centre acknowledged (None: none yet, or no centre)."""
     last_ack_ms: int | None = None
@@ -149,32 +175,52 @@ def _warn(state: ScreenState, code: str) -> ScreenState:
     return dataclasses.replace(state, warnings=(*state.warnings, code)[-MAX_WARNINGS:])
 
 
+def warning_code(event: LinkEvent) -> str | None:
+    """The warning an event raises on the screen (and in the log), or None."""
+    if isinstance(event, Connected):
+        return None if event.known else "AGENT.102"
+    if isinstance(event, Disconnected):
+        return event.code
+    if isinstance(event, PenStatus):
+        return "AGENT.108" if event.battery_pct < LOW_BATTERY_PCT and not event.charging else None
+    if isinstance(event, Anomaly):
+        return event.code
+    return None
+
+
+def upload_warning(status: str) -> str | None:
+    """The warning an upload step raises (``status`` as in UploadResult), or None."""
+    return {"unavailable": "AGENT.201", "refused": "AGENT.202", "replay": "AGENT.203"}.get(status)
+
+
 def apply(state: ScreenState, event: LinkEvent) -> ScreenState:
     """The state after ``event`` (pure)."""
     replace = dataclasses.replace
     if isinstance(event, Connected):
         state = replace(state, connected=True, pen_serial=event.pen_serial)
-        return state if event.known else _warn(state, "AGENT.102")
-    if isinstance(event, Disconnected):
-        return _warn(replace(state, connected=False, batch=None), "AGENT.101")
-    if isinstance(event, PenStatus):
+    elif isinstance(event, Disconnected):
+        state = replace(state, connected=False, batch=None)
+    elif isinstance(event, PenStatus):
         state = replace(
             state,
             battery_pct=event.battery_pct,
             memory_used=event.memory_used,
             memory_total=event.memory_total,
         )
-        low = event.battery_pct < LOW_BATTERY_PCT and not event.charging
-        return _warn(state, "AGENT.108") if low else state
-    if isinstance(event, InkCaptured):
-        return replace(state, strokes=event.strokes, pages=event.pages)
-    if isinstance(event, BatchProgress):
-        return replace(state, batch=(event.batch_id, event.received_chunks, event.n_chunks))
-    if isinstance(event, BatchSaved):
-        return replace(state, batch=None)
-    if isinstance(event, Anomaly):
-        return _warn(state, event.code)
-    return state
+    elif isinstance(event, InkCaptured):
+        state = replace(state, strokes=event.strokes, pages=event.pages)
+    elif isinstance(event, BatchProgress):
+        state = replace(state, batch=(event.batch_id, event.received_chunks, event.n_chunks))
+    elif isinstance(event, BatchSaved):
+        state = replace(state, batch=None)
+    code = warning_code(event)
+    return state if code is None else _warn(state, code)
+
+
+def with_backlog(state: ScreenState, backlog: int) -> ScreenState:
+    """The state with ``backlog`` events waiting (the bar restarts once it was empty)."""
+    peak = 0 if backlog == 0 else max(state.backlog_peak, backlog)
+    return dataclasses.replace(state, backlog=backlog, backlog_peak=peak)
 
 
 def apply_upload(
@@ -186,13 +232,20 @@ def apply_upload(
 ) -> ScreenState:
     """The state after an upload step (pure); ``status`` as in UploadResult."""
     state = dataclasses.replace(
-        state, backlog=backlog, last_ack_seq=last_ack_seq, last_ack_ms=last_ack_ms
+        with_backlog(state, backlog), last_ack_seq=last_ack_seq, last_ack_ms=last_ack_ms
     )
-    if status == "unavailable":
-        return _warn(state, "AGENT.201")
-    if status == "refused":
-        return _warn(state, "AGENT.202")
-    return state
+    code = upload_warning(status)
+    return state if code is None else _warn(state, code)
+
+
+def _age(ms: float) -> str:
+    """A duration in plain words: ``12 s``, ``3 min``, ``2 h 05``."""
+    seconds = max(0, int(ms // 1000))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d}"
 
 
 def message(code: str, lang: str = "fr") -> str:
@@ -201,8 +254,8 @@ def message(code: str, lang: str = "fr") -> str:
     return en if lang == "en" else fr
 
 
-def render(state: ScreenState, lang: str = "fr") -> RenderableType:
-    """The screen for ``state`` in ``lang`` (``fr`` or ``en``)."""
+def render(state: ScreenState, lang: str = "fr", now_ms: int | None = None) -> RenderableType:
+    """The screen for ``state`` in ``lang`` (``fr`` or ``en``), at ``now_ms`` (default: now)."""
     i = 1 if lang == "en" else 0
 
     def label(key: str) -> str:
@@ -226,13 +279,27 @@ def render(state: ScreenState, lang: str = "fr") -> RenderableType:
     if state.batch is not None:
         batch_id, got, n = state.batch
         table.add_row(label("batch"), f"#{batch_id}: {got}/{n}")
-    table.add_row(label("backlog"), str(state.backlog))
+    if state.backlog:
+        sent = state.backlog_peak - state.backlog
+        cell = Table.grid(padding=(0, 1))
+        cell.add_row(
+            ProgressBar(total=state.backlog_peak, completed=sent, width=BAR_WIDTH),
+            Text(f"{state.backlog} {label('waiting')}"),
+        )
+        table.add_row(label("backlog"), cell)
+    else:
+        table.add_row(label("backlog"), Text(label("all_sent"), style="green"))
     if state.last_ack_seq is None:
         table.add_row(label("last_ack"), label("never"))
     else:
         when = ""
         if state.last_ack_ms is not None:
-            when = time.strftime(" %H:%M:%S", time.localtime(state.last_ack_ms / 1000))
+            now = time.time() * 1000 if now_ms is None else now_ms
+            age = " ".join(
+                p for p in (label("ago"), _age(now - state.last_ack_ms), label("ago_after")) if p
+            )
+            clock = time.strftime("%H:%M:%S", time.localtime(state.last_ack_ms / 1000))
+            when = f" {clock} ({age})"
         table.add_row(label("last_ack"), f"#{state.last_ack_seq}{when}")
     warnings = Text()
     for code in state.warnings:

@@ -305,3 +305,29 @@ def test_the_link_reconnects_when_the_port_comes_back(tmp_path: Path, journal: J
         link.close()
     assert len(of(events, Disconnected)) == 1  # said once, not at every retry
     assert journal.stats().connections == 2
+
+
+def test_what_the_pen_sent_while_the_agent_was_down_is_read_by_the_next_one(
+    tmp_path: Path, journal: Journal
+) -> None:
+    with PtyPen(PenConfig(serial="AG-6"), path=tmp_path / "pen", speed=0) as port:
+        first = PenLink(journal, serial_opener(str(port.path)))
+        hello = of(drive(first, lambda ev: bool(of(ev, Connected))), Connected)[0]
+        session = journal.entries("kind='Hello'")[-1].event.pen_session
+        ink = digits_ink("905", pen_clock(port))
+        port.write(ink, retime=False)
+        # the agent reads nothing more and dies: the ink waits in the pty
+        assert port.wait_for(lambda pen: pen.pending_messages == 0)
+        time.sleep(0.2)
+        first.close()
+        assert port.wait_for(lambda pen: not pen.connected)
+        second = PenLink(journal, serial_opener(str(port.path)))
+        drive(second, lambda ev: second.strokes == len(ink) and bool(of(ev, Connected)))
+        second.close()
+    assert hello.pen_serial == "AG-6"
+    ink_events = journal.entries("kind IN ('PenDown', 'Dots', 'PenUp') AND source='live'")
+    assert {e.event.pen_session for e in ink_events} == {session}  # the first pen session
+    assert {e.connection_id for e in ink_events} == {second.connection_id}
+    got, anomalies = decode_ink(journal.stream("AG-6"))
+    assert anomalies == []
+    assert_same_ink(got, ink)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import reduce
+from pathlib import Path
 
 from rich.console import Console
 
@@ -15,7 +16,15 @@ from station_agent.pen_link import (
     LinkEvent,
     PenStatus,
 )
-from station_agent.screen import MESSAGES, ScreenState, apply, apply_upload, render
+from station_agent.screen import (
+    MESSAGES,
+    ScreenState,
+    apply,
+    apply_upload,
+    render,
+    upload_warning,
+    warning_code,
+)
 
 
 def text(state: ScreenState, lang: str = "fr") -> str:
@@ -76,3 +85,43 @@ def test_upload_backlog_last_ack_and_centre_warnings() -> None:
     assert "Le centre ne répond pas" in text(state)
     state = apply_upload(state, 12, "refused", 7, None)
     assert state.warnings[-1] == "AGENT.202" and "call the centre" in text(state, "en")
+
+
+def test_backlog_bar_fills_as_the_centre_catches_up_and_restarts_when_empty() -> None:
+    state = apply_upload(ScreenState(), 40, "accepted", 1, None)
+    state = apply_upload(state, 10, "accepted", 2, None)
+    assert (state.backlog, state.backlog_peak) == (10, 40)
+    row = next(line for line in text(state).splitlines() if "À envoyer au centre" in line)
+    assert "10 en attente" in row
+    assert row.count("━") == 22  # 30 / 40 sent of a 30-character bar: 22.5
+    state = apply_upload(state, 0, "idle", 3, None)
+    assert state.backlog_peak == 0 and "tout est envoyé" in text(state)
+    assert "all sent" in text(state, "en")
+    state = apply_upload(state, 5, "accepted", 3, None)  # a new backlog: a new, empty bar
+    assert state.backlog_peak == 5 and "━" not in text(state)
+
+
+def test_last_acknowledgement_says_how_long_ago() -> None:
+    state = apply_upload(ScreenState(), 0, "accepted", 9, 1_000_000)
+    console = Console(record=True, width=110, color_system=None)
+    console.print(render(state, "fr", now_ms=1_000_000 + 12_400))
+    fr = console.export_text()  # and clears the record
+    assert "#9" in fr and "(il y a 12 s)" in fr
+    console.print(render(state, "en", now_ms=1_000_000 + 3 * 3_600_000 + 5 * 60_000))
+    assert "(3 h 05 ago)" in console.export_text()
+
+
+def test_screen_and_log_share_one_warning_per_event() -> None:
+    assert warning_code(Disconnected("no pen", 1.0, "AGENT.112")) == "AGENT.112"
+    assert warning_code(Connected("S", "m", "f", 0, known=True)) is None
+    assert warning_code(PenStatus(80, False, 0, 1, 0)) is None
+    assert warning_code(PenStatus(5, True, 0, 1, 0)) is None  # low, but charging
+    assert upload_warning("unavailable") == "AGENT.201" and upload_warning("accepted") is None
+    state = fold(Disconnected("no pen", 1.0, "AGENT.112"))
+    assert state.warnings == ("AGENT.112",) and "Aucun stylo branché" in text(state)
+
+
+def test_the_operations_guide_explains_every_warning() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    rows = {line.split("|")[1].strip() for line in guide.splitlines() if line.startswith("| ")}
+    assert set(MESSAGES) <= rows, sorted(set(MESSAGES) - rows)
