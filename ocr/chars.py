@@ -7,7 +7,8 @@ when the caller gives it, the box's rectangle:
 
 - ``.``: a dot is small. Its probability is a logistic function of the ink's
   larger side, relative to the box height (0.5 at :data:`DOT_SHARE` of it) or,
-  with no box, absolute (0.5 at :data:`DOT_MM`).
+  with no box, absolute (0.5 at :data:`DOT_MM`), times the probability that
+  the ink is not a flat stroke (a short hyphen is as small as a dot).
 - ``-`` and ``_``: one class for the classifier; with a box the ink's height
   in it splits that class's probability (``_`` sits on the baseline, below
   :data:`LOW_LINE` of the box height); with no box each gets half, so such a
@@ -35,9 +36,9 @@ Box = tuple[float, float, float, float]
 #: Alternatives kept per character.
 TOP = 5
 #: Ink no larger than this share of the box height is probably a dot.
-DOT_SHARE = 0.22
+DOT_SHARE = 0.14
 #: Without a box: ink no larger than this (mm) is probably a dot.
-DOT_MM = 1.6
+DOT_MM = 1.0
 #: Height over width of one stroke below which it is probably a hyphen (``upper``).
 FLAT = 0.3
 #: A flat stroke centred below this share of the box height is ``_``, above it ``-``.
@@ -98,13 +99,16 @@ def _size_and_height(
     pts = np.concatenate([s[:, :2] for s in strokes])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     side = float(max(hi - lo))
+    w, h = float(hi[0] - lo[0]), float(hi[1] - lo[1])
+    not_flat = 1.0 - _logistic((FLAT - h / max(w, 1e-6)) / 0.05) if w > 0.3 else 1.0
     if box is not None and box[3] > 0:
-        p_dot = _logistic((np.log(DOT_SHARE * box[3]) - np.log(side + 1e-3)) / 0.2)
+        p_dot = _logistic((np.log(DOT_SHARE * box[3]) - np.log(side + 1e-3)) / 0.15)
         centre = ((lo[1] + hi[1]) / 2 - box[1]) / box[3]
         p_low = _logistic((float(centre) - LOW_LINE) / 0.04)
     else:
-        p_dot = _logistic((np.log(DOT_MM) - np.log(side + 1e-3)) / 0.2)
+        p_dot = _logistic((np.log(DOT_MM) - np.log(side + 1e-3)) / 0.15)
         p_low = 0.5
+    p_dot *= not_flat
     dot, dash = classes.index("."), classes.index("-")
     out = probs.copy()
     out[dot] = 0.0

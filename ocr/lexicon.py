@@ -8,7 +8,8 @@
 - ``email``: exactly one ``@``; a local part of ``a-z 0-9 . _ - +`` that neither
   starts nor ends with a dot nor holds two in a row; a domain of dot-separated
   labels of ``a-z 0-9 -`` ending in a top-level domain of two or more letters.
-  Domains most French voters use are likelier (:data:`COMMON_DOMAINS`).
+  Domains most French voters use are likelier (:data:`COMMON_DOMAINS`), and
+  digits inside words rarer (:data:`DIGIT_INSIDE`).
 - ``name``: capitals, spaces, hyphens and apostrophes: nothing is ruled out.
 
 A writer can still write something outside these rules (a mistyped code, a
@@ -26,7 +27,10 @@ from pathlib import Path
 #: Prior weight of a text that breaks its kind's rules (valid texts weigh 1).
 INVALID = 0.01
 #: Prior weight of a valid e-mail address whose domain is not a common one.
-RARE_DOMAIN = 0.3
+RARE_DOMAIN = 0.05
+#: Prior weight of digits inside a word: in the domain, or followed by a letter in
+#: the local part (addresses are names with, at most, a number at the end).
+DIGIT_INSIDE = 0.05
 #: Mail domains common in France (the large providers and ISPs).
 COMMON_DOMAINS = frozenset(
     {
@@ -57,6 +61,7 @@ POSTCODES_FILE = Path(__file__).resolve().parent / "models" / "postcodes.txt"
 _PHONE = re.compile(r"0[1-9][0-9]{8}")
 _LOCAL = re.compile(r"[a-z0-9_+-]+(\.[a-z0-9_+-]+)*")
 _DOMAIN = re.compile(r"([a-z0-9-]+\.)+[a-z]{2,}")
+_DIGIT_LETTER = re.compile(r"[0-9][a-z]")
 _EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-+@")
 
 
@@ -100,5 +105,8 @@ def prior(kind: str, text: str) -> float:
         local, at, domain = text.partition("@")
         if not at or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
             return INVALID
-        return 1.0 if domain in COMMON_DOMAINS else RARE_DOMAIN
+        weight = 1.0 if domain in COMMON_DOMAINS else RARE_DOMAIN
+        if _DIGIT_LETTER.search(local) or any(c.isdigit() for c in domain):
+            weight *= DIGIT_INSIDE
+        return weight
     return 1.0
