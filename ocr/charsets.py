@@ -18,7 +18,9 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-MODELS = Path(__file__).resolve().parent / "models"
+from ocr.model import DIGIT_MODEL
+
+MODELS = DIGIT_MODEL.parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ DIGITS = tuple(string.digits)
 EMAIL_SYMBOLS = (".", "-", "@", "+")
 
 CHARSETS = {
-    "digit": Charset("digit", DIGITS, ("unipen-1a",), MODELS / "digits.npz"),
+    "digit": Charset("digit", DIGITS, ("unipen-1a",), DIGIT_MODEL),
     "upper": Charset("upper", tuple(string.ascii_uppercase), ("unipen-1b",), MODELS / "upper.npz"),
     "lower": Charset("lower", tuple(string.ascii_lowercase), ("unipen-1c",), MODELS / "lower.npz"),
     "email_char": Charset(
