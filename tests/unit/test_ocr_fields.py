@@ -119,6 +119,18 @@ def test_contact_emails_read_right(contact_forms: list) -> None:
     assert all(sure), reads
 
 
+@pytest.mark.parametrize(
+    ("fid", "kind", "least"),
+    [("phone", "phone", 0.8), ("postcode", "postcode", 0.8), ("last_name", "name", 0.4)],
+)
+def test_fields_read_without_their_boxes(
+    contact_forms: list, fid: str, kind: str, least: float
+) -> None:
+    # the ink alone: digits segmented as counts, letters by horizontal overlap
+    right = [read(ink[fid], kind).text == values[fid] for values, ink in contact_forms]
+    assert np.mean(right) >= least, right
+
+
 def test_per_box_reading_matches_the_joined_field(contact_forms: list) -> None:
     field = load_form("contact").field("last_name")
     values, ink = contact_forms[0]
