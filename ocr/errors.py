@@ -49,6 +49,12 @@ class BadInk(OcrError, ValueError):
     code = "OCR.201"
 
 
+class BadBoxes(OcrError, ValueError):
+    """Box rectangles that are not (x, y, width, height) with finite values and sizes > 0."""
+
+    code = "OCR.202"
+
+
 class ModelFileError(OcrError):
     """The shipped model file is missing, unreadable or of an unknown version."""
 

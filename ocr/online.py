@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ocr import lexicon
 from ocr.features import FloatArray
 from ocr.model import Classifier
 from ocr.reading import Reading
@@ -52,7 +53,10 @@ def read_digit(strokes: Sequence[FloatArray], model: Classifier) -> Reading:
     return Reading(alts[0][0], alts[0][1], alts)
 
 
-def _atoms(strokes: Sequence[FloatArray]) -> list[_Atom]:
+def atoms(strokes: Sequence[FloatArray]) -> list[_Atom]:
+    """The strokes grouped into probable characters, left to right: a stroke that
+    overlaps the previous group horizontally by more than :data:`_OVERLAP` of the
+    narrower joins it."""
     groups: list[list[FloatArray]] = []
     spans: list[list[float]] = []
     for s in sorted(strokes, key=lambda s: float(s[:, 0].min())):
@@ -79,17 +83,27 @@ def _split_probability(left: _Atom, right: _Atom, height: float) -> float:
     return float(1.0 / (1.0 + np.exp(-(gap + 0.05) / 0.04)))
 
 
-def read_count(strokes: Sequence[FloatArray], model: Classifier) -> Reading:
-    """A whole number of 1 to :data:`MAX_DIGITS` digits from all the ink of a field."""
-    atoms = _atoms(strokes)
+def read_count(
+    strokes: Sequence[FloatArray],
+    model: Classifier,
+    *,
+    max_digits: int = MAX_DIGITS,
+    rules: str = "",
+) -> Reading:
+    """A whole number of 1 to ``max_digits`` digits from all the ink of a field.
+
+    ``rules``: a kind of :mod:`ocr.lexicon` (``postcode``, ``phone``) whose prior
+    weighs each text; the mass of the texts not enumerated counts as valid.
+    """
+    found = atoms(strokes)
     pts = np.concatenate([s[:, :2] for s in strokes])
     height = max(float(np.ptp(pts[:, 1])), 1e-6)
-    k = len(atoms)
+    k = len(found)
     span = _MAX_SPAN if k <= _MAX_ENUMERATED_ATOMS else 1
     ranges = [(i, j) for i in range(k) for j in range(i + 1, min(k, i + span) + 1)]
-    glyphs = [[s[:, :2] for a in atoms[i:j] for s in a.strokes] for i, j in ranges]
+    glyphs = [[s[:, :2] for a in found[i:j] for s in a.strokes] for i, j in ranges]
     probs = dict(zip(ranges, model.probabilities(model.features(glyphs)), strict=True))
-    p_split = [_split_probability(atoms[i], atoms[i + 1], height) for i in range(k - 1)]
+    p_split = [_split_probability(found[i], found[i + 1], height) for i in range(k - 1)]
     scores: dict[str, float] = {}
     fallback: tuple[str, float] | None = None
     for cuts in _segmentations(k, span):
@@ -99,7 +113,7 @@ def read_count(strokes: Sequence[FloatArray], model: Classifier) -> Reading:
             np.prod([p_split[i - 1] if i in cuts else 1 - p_split[i - 1] for i in range(1, k)])
         )
         for text, p in _best_texts(model.classes, [probs[g] for g in groups]):
-            if len(groups) > MAX_DIGITS:
+            if len(groups) > max_digits:
                 if fallback is None or p * p_seg > fallback[1]:
                     fallback = (text, p * p_seg)
                 continue
@@ -107,6 +121,11 @@ def read_count(strokes: Sequence[FloatArray], model: Classifier) -> Reading:
     if not scores and fallback is not None:
         # more digits than a count holds: say what is there, but do not trust it
         return Reading(fallback[0], 0.0, ((fallback[0], 0.0),))
+    if rules:
+        outside = max(0.0, 1.0 - sum(scores.values()))
+        scores = {t: p * lexicon.prior(rules, t) for t, p in scores.items()}
+        total = sum(scores.values()) + outside
+        scores = {t: p / total for t, p in scores.items()}
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:_TOP]
     alts = tuple((t, float(min(max(p, 0.0), 1.0))) for t, p in ranked)
     return Reading(alts[0][0], alts[0][1], alts)

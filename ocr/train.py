@@ -1,14 +1,17 @@
-"""Train the digit model from UNIPEN and write it as ``.npz``: reproducible, seeded.
+"""Train a character model from UNIPEN and write it as ``.npz``: reproducible, seeded.
 
-    python -m ocr.train --data ../shared/data/handwriting --out ocr/models/digits.npz
+    python -m ocr.train --kind digit --data ../shared/data/handwriting
 
-Reads ``unipen-1a.jsonl.gz`` (isolated digits; y points up there and is
-flipped), adds augmented copies of every sample (rotation, slant, anisotropic
-scale, jitter, sampling rate, stroke order), fits a multilayer perceptron with
-Adam in numpy, then fits the calibration temperature on out-of-fold scores:
-one model per development contributor trained without it
-(leave-one-contributor-out, never a random split), scored on it. The final
-model is trained on all contributors and carries that temperature.
+``--kind`` is one of :data:`ocr.charsets.CHARSETS` (``digit``, ``upper``,
+``lower``, ``email_char``); the model goes to that kind's file under
+``ocr/models`` unless ``--out`` says otherwise. Reads the kind's UNIPEN files
+(isolated characters; y points up there and is flipped), adds augmented
+copies of every sample (rotation, slant, anisotropic scale, jitter, sampling
+rate, stroke order), fits an ensemble of multilayer perceptrons with Adam in
+numpy, then fits the calibration temperature on out-of-fold scores: one model
+per development contributor (or per group of contributors, ``--folds``)
+trained without it, never a random split, scored on it. The final model is
+trained on all contributors and carries that temperature.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ocr.charsets import CHARSETS, DIGITS, Charset
 from ocr.features import FloatArray, batch_features
-from ocr.model import DIGIT_MODEL, Classifier, Mlp, softmax
+from ocr.model import Classifier, Mlp, softmax
 
-DIGITS = tuple("0123456789")
 #: MLPs in the shipped ensemble.
 MEMBERS = 3
 IntArray = npt.NDArray[np.int64]
@@ -56,6 +59,19 @@ def load_unipen(path: Path, labels: Sequence[str] = DIGITS) -> list[Sample]:
                 continue
             strokes = tuple(np.asarray(s, dtype=np.float64) * [1.0, -1.0] for s in d["strokes"])
             out.append(Sample(strokes, d["label"], d["contributor"], d["writer"]))
+    return out
+
+
+def load_charset(data: Path, charset: Charset) -> list[Sample]:
+    """The samples of every class of ``charset`` from its UNIPEN files under ``data``,
+    labelled with their class (``_`` becomes ``-`` for ``email_char``)."""
+    out = []
+    for stem in charset.files:
+        labels = [c for c in (*charset.classes, *dict(charset.merge)) if c]
+        for s in load_unipen(data / f"{stem}.jsonl.gz", labels):
+            cls = charset.label_class(s.label)
+            if cls is not None:
+                out.append(Sample(s.strokes, cls, s.contributor, s.writer))
     return out
 
 
@@ -164,6 +180,7 @@ def fit_ensemble(
     y: IntArray,
     rows: IntArray,
     *,
+    classes: tuple[str, ...] = DIGITS,
     members: int,
     epochs: int,
     seed: int,
@@ -174,8 +191,8 @@ def fit_ensemble(
     fitted = []
     for k in range(members):
         x, yy = training_rows(base, aug[k * share : (k + 1) * share], y, rows)
-        fitted.append(fit_mlp(x, yy, epochs=epochs, seed=seed + k))
-    return Classifier(fitted[0].classes, tuple(m for f in fitted for m in f.members))
+        fitted.append(fit_mlp(x, yy, classes=classes, epochs=epochs, seed=seed + k))
+    return Classifier(classes, tuple(m for f in fitted for m in f.members))
 
 
 def training_rows(
@@ -186,22 +203,48 @@ def training_rows(
     return x, np.tile(y[rows], 1 + len(aug))
 
 
+def labels_of(samples: Sequence[Sample], classes: tuple[str, ...]) -> IntArray:
+    """Class indices of the samples' labels."""
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index[s.label] for s in samples], dtype=np.int64)
+
+
 def loco_models(
     samples: Sequence[Sample],
     base: FloatArray,
     aug: FloatArray,
     *,
+    classes: tuple[str, ...] = DIGITS,
     epochs: int,
     seed: int,
     members: int = 1,
+    folds: int = 0,
 ) -> Iterator[tuple[str, Classifier, npt.NDArray[np.bool_]]]:
-    """Per contributor: the model trained without it, and the mask of its samples."""
-    y = np.array([DIGITS.index(s.label) for s in samples])
+    """Per contributor (or per group of contributors, ``folds`` > 0): the model trained
+    without it, and the mask of its samples."""
+    y = labels_of(samples, classes)
     contrib = np.array([s.contributor for s in samples])
-    for c in sorted(set(contrib)):
-        rows = np.flatnonzero(contrib != c)
-        model = fit_ensemble(base, aug, y, rows, members=members, epochs=epochs, seed=seed)
-        yield c, model, contrib == c
+    for name, group in contributor_groups(contrib, folds):
+        held = np.isin(contrib, group)
+        rows = np.flatnonzero(~held)
+        model = fit_ensemble(
+            base, aug, y, rows, classes=classes, members=members, epochs=epochs, seed=seed
+        )
+        yield name, model, held
+
+
+def contributor_groups(
+    contrib: npt.NDArray[np.str_], folds: int = 0
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Contributors to hold out together: one fold each (``folds`` 0), or ``folds``
+    groups dealt in turn from the largest contributor down (to bound training time;
+    still never a random split of one contributor's writers)."""
+    names, counts = np.unique(contrib, return_counts=True)
+    if folds <= 0 or folds >= len(names):
+        return [(str(c), (str(c),)) for c in names]
+    order = [str(names[i]) for i in np.argsort(-counts, kind="stable")]
+    groups = [tuple(sorted(order[g::folds])) for g in range(folds)]
+    return [("+".join(g), g) for g in groups]
 
 
 def out_of_fold_logits(
@@ -209,50 +252,58 @@ def out_of_fold_logits(
     base: FloatArray,
     aug: FloatArray,
     *,
+    classes: tuple[str, ...] = DIGITS,
     epochs: int,
     seed: int,
     members: int = 1,
+    folds: int = 0,
 ) -> FloatArray:
-    """Logits of every sample from the model trained without its contributor."""
-    y = np.array([DIGITS.index(s.label) for s in samples])
-    out = np.zeros((len(samples), len(DIGITS)))
-    folds = loco_models(samples, base, aug, epochs=epochs, seed=seed, members=members)
-    for c, model, held in folds:
+    """Logits of every sample from the model trained without its contributor (group)."""
+    y = labels_of(samples, classes)
+    out = np.zeros((len(samples), len(classes)))
+    fitted = loco_models(
+        samples, base, aug, classes=classes, epochs=epochs, seed=seed, members=members, folds=folds
+    )
+    for c, model, held in fitted:
         out[held] = model.logits(base[held])
         acc = float(np.mean(out[held].argmax(axis=1) == y[held]))
-        print(f"  held out {c}: {held.sum():5d} digits, top-1 {acc:.4f}", flush=True)
+        print(f"  held out {c}: {held.sum():5d} characters, top-1 {acc:.4f}", flush=True)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train the online digit model from UNIPEN.")
+    parser = argparse.ArgumentParser(description="Train an online character model from UNIPEN.")
+    parser.add_argument("--kind", choices=sorted(CHARSETS), default="digit")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/handwriting"))
-    parser.add_argument("--out", type=Path, default=DIGIT_MODEL)
+    parser.add_argument("--out", type=Path, default=None, help="default: the kind's model file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--copies", type=int, default=4, help="augmented copies per sample")
     parser.add_argument("--members", type=int, default=MEMBERS, help="MLPs in the ensemble")
-    args = parser.parse_args(argv)
-    t0 = time.perf_counter()
-    samples = load_unipen(args.data / "unipen-1a.jsonl.gz")
-    print(f"{len(samples)} digits from {len({s.contributor for s in samples})} contributors")
-    base, aug = features_with_copies(samples, args.copies * args.members, args.seed)
-    y = np.array([DIGITS.index(s.label) for s in samples])
-    print("leave-one-contributor-out, for the calibration temperature:")
-    oof = out_of_fold_logits(
-        samples, base, aug, epochs=args.epochs, seed=args.seed, members=args.members
+    parser.add_argument(
+        "--folds", type=int, default=0, help="contributor groups for the temperature; 0: one each"
     )
+    args = parser.parse_args(argv)
+    charset = CHARSETS[args.kind]
+    out: Path = args.out or charset.model
+    t0 = time.perf_counter()
+    samples = load_charset(args.data, charset)
+    n_contrib = len({s.contributor for s in samples})
+    print(f"{len(samples)} {args.kind} samples from {n_contrib} contributors")
+    base, aug = features_with_copies(samples, args.copies * args.members, args.seed)
+    y = labels_of(samples, charset.classes)
+    fit = {"classes": charset.classes, "epochs": args.epochs, "seed": args.seed}
+    print("leave-one-contributor-out, for the calibration temperature:")
+    oof = out_of_fold_logits(samples, base, aug, members=args.members, folds=args.folds, **fit)
     temperature = fit_temperature(oof, y)
     print(
         f"out-of-fold top-1 {np.mean(oof.argmax(axis=1) == y):.4f}; temperature {temperature:.3f}"
     )
     rows = np.arange(len(samples))
-    model = fit_ensemble(
-        base, aug, y, rows, members=args.members, epochs=args.epochs, seed=args.seed
-    )
-    model.with_temperature(temperature).save(args.out)
-    size = args.out.stat().st_size
-    print(f"wrote {args.out} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s")
+    model = fit_ensemble(base, aug, y, rows, members=args.members, **fit)
+    model.with_temperature(temperature).save(out)
+    size = out.stat().st_size
+    print(f"wrote {out} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s")
     return 0
 
 

@@ -1,0 +1,112 @@
+"""What a whole field may say: the honest lexical constraints of the field kinds.
+
+- ``postcode``: one of the 6,201 French postcodes in use
+  (``models/postcodes.txt``, from the Base Adresse Nationale's ``codes-postaux``
+  4.1.2, MIT, via ../shared/data/geo; notice in ``models/LICENSE-codes-postaux``).
+- ``phone``: ten digits, ``0`` then ``1``-``9`` (French numbering plan, national
+  form).
+- ``email``: exactly one ``@``; a local part of ``a-z 0-9 . _ - +`` that neither
+  starts nor ends with a dot nor holds two in a row; a domain of dot-separated
+  labels of ``a-z 0-9 -`` ending in a top-level domain of two or more letters.
+  Domains most French voters use are likelier (:data:`COMMON_DOMAINS`), and
+  digits inside words rarer (:data:`DIGIT_INSIDE`).
+- ``name``: capitals, spaces, hyphens and apostrophes: nothing is ruled out.
+
+A writer can still write something outside these rules (a mistyped code, a
+foreign number), so the rules are a prior, never a filter: a reading that
+breaks them keeps :data:`INVALID` of its probability and stays among the
+alternatives, and a confident reading of an invalid text is not corrected.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+#: Prior weight of a text that breaks its kind's rules (valid texts weigh 1).
+INVALID = 0.01
+#: Prior weight of a valid e-mail address whose domain is not a common one.
+RARE_DOMAIN = 0.05
+#: Prior weight of digits inside a word: in the domain, or followed by a letter in
+#: the local part (addresses are names with, at most, a number at the end).
+DIGIT_INSIDE = 0.05
+#: Mail domains common in France (the large providers and ISPs).
+COMMON_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "orange.fr",
+        "wanadoo.fr",
+        "free.fr",
+        "sfr.fr",
+        "neuf.fr",
+        "laposte.net",
+        "hotmail.fr",
+        "hotmail.com",
+        "outlook.fr",
+        "outlook.com",
+        "live.fr",
+        "yahoo.fr",
+        "yahoo.com",
+        "icloud.com",
+        "aol.com",
+        "bbox.fr",
+        "numericable.fr",
+        "club-internet.fr",
+        "aliceadsl.fr",
+        "protonmail.com",
+    }
+)
+POSTCODES_FILE = Path(__file__).resolve().parent / "models" / "postcodes.txt"
+_PHONE = re.compile(r"0[1-9][0-9]{8}")
+_LOCAL = re.compile(r"[a-z0-9_+-]+(\.[a-z0-9_+-]+)*")
+_DOMAIN = re.compile(r"([a-z0-9-]+\.)+[a-z]{2,}")
+_DIGIT_LETTER = re.compile(r"[0-9][a-z]")
+_EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-+@")
+
+
+@cache
+def postcodes() -> frozenset[str]:
+    """The French postcodes in use."""
+    return frozenset(POSTCODES_FILE.read_text(encoding="ascii").split())
+
+
+@cache
+def _postcode_prefixes() -> frozenset[str]:
+    return frozenset(code[:i] for code in postcodes() for i in range(6))
+
+
+def prefix_possible(kind: str, prefix: str) -> bool:
+    """Whether some valid text of ``kind`` starts with ``prefix``."""
+    if kind == "postcode":
+        return prefix in _postcode_prefixes()
+    if kind == "phone":
+        return len(prefix) <= 10 and _PHONE.fullmatch((prefix + "0123456789")[:10]) is not None
+    if kind == "email":
+        return (
+            prefix.count("@") <= 1
+            and ".." not in prefix
+            and not prefix.startswith((".", "@"))
+            and ".@" not in prefix
+            and "@." not in prefix
+            and set(prefix) <= _EMAIL_CHARS
+        )
+    return True
+
+
+def prior(kind: str, text: str) -> float:
+    """The prior weight of a complete reading: 1 if it keeps the rules, :data:`INVALID`
+    if it breaks them (e-mail addresses on an uncommon domain :data:`RARE_DOMAIN`)."""
+    if kind == "postcode":
+        return 1.0 if text in postcodes() else INVALID
+    if kind == "phone":
+        return 1.0 if _PHONE.fullmatch(text) else INVALID
+    if kind == "email":
+        local, at, domain = text.partition("@")
+        if not at or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
+            return INVALID
+        weight = 1.0 if domain in COMMON_DOMAINS else RARE_DOMAIN
+        if _DIGIT_LETTER.search(local) or any(c.isdigit() for c in domain):
+            weight *= DIGIT_INSIDE
+        return weight
+    return 1.0
