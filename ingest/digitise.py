@@ -18,13 +18,13 @@ the :class:`~ingest.db.Reading` rows and updates what depends on them:
 Recognition never crashes the task: an unsupported kind or an ocr error is
 a reading of confidence 0, which goes to review.
 
-Comb fields are read one character per box (the cell's kind), except
-``count`` fields, read whole (the writer may ignore the boxes).
+Comb fields are read through their boxes, one character each under the
+field's rules, except ``count`` fields, read whole (the writer may ignore the
+boxes).
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,8 +51,8 @@ from ingest.geo import departement_of
 from ingest.layouts import layouts
 from ingest.reconcile import store_findings
 from ingest.settings import Settings
-from pen.forms import Field, FormLayout, assign
-from pen.ink import Ink, Stroke
+from pen.forms import Field, FormLayout
+from pen.ink import Stroke
 from pen.page import PageAddress
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,6 @@ ENGINE = "plume"
 NOT_READ = frozenset({"signature", "free_text"})
 #: Checkbox readings that mean "not ticked".
 UNTICKED = frozenset({"", "0", "no", "false"})
-_ALTERNATIVES = 5
 
 
 def _now_ms() -> int:
@@ -84,9 +83,11 @@ def _failed(exc: Exception) -> FieldReading:
     return FieldReading("", 0.0, (), type(exc).__name__)
 
 
-def _read_one(strokes: Sequence[np.ndarray], kind: str) -> FieldReading:
+def _read_one(
+    strokes: Sequence[np.ndarray], kind: str, boxes: Sequence[tuple[float, ...]] | None = None
+) -> FieldReading:
     try:
-        r = ocr.read(list(strokes), kind)
+        r = ocr.read(list(strokes), kind, boxes=boxes)
     except Exception as exc:  # any recogniser failure is a reading for people
         return _failed(exc)
     alts = tuple((str(t), float(c)) for t, c in r.alternatives)
@@ -94,32 +95,14 @@ def _read_one(strokes: Sequence[np.ndarray], kind: str) -> FieldReading:
 
 
 def read_field(field: Field, layout: FormLayout, strokes: Sequence[Stroke]) -> FieldReading:
-    """Read a field's strokes: whole for ``count`` and single boxes, one character per comb box."""
+    """Read a field's strokes: ``count`` whole (writers ignore its boxes), other combs
+    through their boxes (one character each, under the field's rules: postcode,
+    phone, e-mail), single boxes whole."""
     xyt = [s.xyt() for s in strokes]
     if field.kind == "count" or not field.is_comb:
         return _read_one(xyt, field.kind)
-    cells: dict[int, list[np.ndarray]] = {}
-    kinds = {b.id: (i, b.kind) for i, b in enumerate(field.boxes)}
-    hits = assign(Ink(tuple(strokes)), layout).hits
-    for hit, a in zip(hits, xyt, strict=True):
-        where = kinds.get(hit.box_id or "")
-        index = where[0] if where else 0
-        cells.setdefault(index, []).append(a)
-    parts = [_read_one(cells[i], field.boxes[i].kind) for i in sorted(cells)]
-    failed = next((p for p in parts if p.error), None)
-    if failed is not None:
-        return FieldReading("", 0.0, (), failed.error)
-    text = "".join(p.text for p in parts)
-    confidence = float(np.prod([p.confidence for p in parts])) if parts else 1.0
-    alts: dict[str, float] = {text: confidence}
-    for i, p in enumerate(parts):  # one cell changed to its next best reading
-        for alt, c in itertools.islice(p.alternatives, 1, 3):
-            swapped = [q.text for q in parts]
-            swapped[i] = alt
-            rest = confidence / p.confidence if p.confidence > 0 else 0.0
-            alts.setdefault("".join(swapped), rest * c)
-    ranked = sorted(alts.items(), key=lambda kv: -kv[1])[:_ALTERNATIVES]
-    return FieldReading(text, confidence, tuple(ranked))
+    boxes = [(b.rect.x, b.rect.y, b.rect.width, b.rect.height) for b in field.boxes]
+    return _read_one(xyt, field.kind, boxes)
 
 
 def load_strokes(s: Session, page: str, field_id: str) -> list[Stroke]:

@@ -57,16 +57,19 @@ def test_contact_forms_are_encrypted_field_by_field_and_never_in_clear(
     assert all(i.proposal is None for i in reviews if i.ref_id in contact_field_pks)
     # What was read is sealed per page and field, and opens to what the voter wrote
     # where recognition was sure of itself.
-    opened = 0
+    opened = right = 0
     by_page_field = {(f.page, f.field_id): f for f in fields}
     for c in contacts:
         for name, sealed in c.encrypted.items():
             value = cipher.decrypt(c.page, name, sealed)
             r = readings[by_page_field[(c.page, name)].id][-1]
-            if r.confidence >= settings.review_threshold and name in ("phone", "postcode"):
-                assert value == getattr(truth[c.page], name)
+            wrote = getattr(truth[c.page], name, None)
+            if r.confidence >= settings.review_threshold and isinstance(wrote, str):
                 opened += 1
-    assert opened > 0, "no phone or postcode was read confidently"
+                right += value == wrote.upper() if name.endswith("name") else value == wrote
+    assert opened >= 3, "too few fields were read confidently"
+    # Confidence is calibrated: what passes the threshold is nearly always right.
+    assert right / opened >= 0.85, f"{right}/{opened} confident readings were right"
     # No plaintext at rest (db and WAL) nor in any log line.
     engine.dispose()
     files = [p for p in (db, db.with_name(db.name + "-wal")) if p.exists()]
