@@ -87,6 +87,11 @@ def _py(*args: str) -> list[str]:
     return [sys.executable, "-m", "plume", *args]
 
 
+def _agent(*args: str) -> list[str]:
+    """The station laptop's lean entry point (deploy/plume-agent.service)."""
+    return [sys.executable, "-m", "plume.commands.agent", *args]
+
+
 def _paris(ms: float) -> str:
     return datetime.fromtimestamp(ms / 1000, PARIS).strftime("%H:%M")
 
@@ -111,7 +116,7 @@ def centre(out: Path, db: Path, port: int) -> Iterator[tuple[str, subprocess.Pop
     }
     log = (out / "ingest.log").open("wb")
     proc = subprocess.Popen(
-        _py("serve", "--host", "127.0.0.1", "--port", str(port)),
+        _py("serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -179,8 +184,8 @@ def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
 
 def _enrol(d: DemoStation, base: str) -> None:
     done = _run(
-        _py(
-            "agent", "enrol", "--station", d.station.id, "--code", d.code,
+        _agent(
+            "enrol", "--station", d.station.id, "--code", d.code,
             "--centre", base, "--journal", str(d.journal),
         ),
         timeout=60,
@@ -192,8 +197,8 @@ def _enrol(d: DemoStation, base: str) -> None:
 def _start_agent(d: DemoStation, base: str) -> None:
     assert d.port is not None
     kit = [arg for serial in d.station.pen_serials for arg in ("--kit", serial)]
-    cmd = _py(
-        "agent", "run", "--port", str(d.port.path), "--journal", str(d.journal),
+    cmd = _agent(
+        "run", "--port", str(d.port.path), "--journal", str(d.journal),
         "--centre", base, "--station", d.station.id, "--events", *kit,
     )  # fmt: skip
     log = (d.folder / "agent.log").open("wb")
@@ -211,9 +216,9 @@ def _close(d: DemoStation, base: str) -> None:
             d.agent.wait()
     for _attempt in range(3):
         done = _run(
-            _py(
-                "agent", "close", "--journal", str(d.journal), "--centre", base,
-                "--station", d.station.id,
+            _agent(
+                "close", "--journal", str(d.journal), "--centre", base,
+                "--station", d.station.id, "--token", d.token,
             ),
             timeout=120,
         )  # fmt: skip
