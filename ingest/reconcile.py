@@ -1,7 +1,9 @@
-"""Reconciliation of a complete PV at the centre: run the rules, keep their findings current.
+"""Reconciliation of a PV at the centre: run the rules, keep their findings current.
 
-Called by digitisation whenever a station's PV has a value for every count
-(and again whenever one of them changes). The rules are
+Called by digitisation once every count of a station's PV has been read (and
+again whenever a reading changes): counts still waiting for review are None,
+so the arithmetic rules that need them are skipped (W.010) while the
+timeline rules judge the ink at once. The rules are
 :func:`reconciliation.check_pv` on the values and the PV's stroke timeline,
 with what the kits say (pens and pages issued, poll closing time). The
 station's previous reconciliation findings are replaced: a finding that is
@@ -102,7 +104,7 @@ def store_findings(
     layout: FormLayout,
     at_ms: int,
 ) -> list[FindingRow]:
-    """Run the rules on a complete PV and bring the station's stored findings up to date."""
+    """Run the rules on a read PV and bring the station's stored findings up to date."""
     try:
         findings = check_pv(
             pv_counts(values, closing_time),
