@@ -14,12 +14,13 @@ Pen protocol v1 has no acknowledgement of *live* frames (docs/pen-protocol.md). 
 bytes a killed agent had not read yet stay in the pty and its successor reads them
 (it opens the port without flushing it and resumes the last pen session), but bytes
 it had read and not yet journaled, or that were in the pty when the cable was
-pulled, are gone (visible at the centre as a stroke cut short). The test counts
-those apart (``lost in flight``; usually 0) and requires: every connection's frames
-at the centre are a byte-identical prefix of what the pen sent on it, only a
-connection that ended with a kill or an unplug may miss its tail, every offline batch
-is there whole and once, nothing is duplicated, every journaled event is at the
-centre exactly once, and the hash chain verifies.
+pulled, are gone (visible at the centre as a sequence gap and a stroke cut short).
+The test counts those apart (``lost in flight``; usually 0-2 frames) and requires:
+every connection's frames at the centre are byte-identical and in the pen's order,
+with at most one run of missing frames per agent kill or unplug and none otherwise,
+every offline batch is there whole and once, nothing is duplicated, every journaled
+event is at the centre exactly once, and the hash chain verifies. Closing the last
+gap needs live acknowledgements in the pen protocol (a v2 change).
 """
 
 from __future__ import annotations
@@ -87,6 +88,24 @@ class RecordingPtyPen(PtyPen):
         if n:
             self.sent.setdefault(self.connections, bytearray()).extend(data[:n])
         return n
+
+
+def missing_runs(sent: list[bytes], got: list[bytes]) -> list[int] | None:
+    """Lengths of the runs of ``sent`` missing from ``got``, when ``got`` is ``sent`` in
+    order with some frames left out; None when a frame was altered, moved or invented."""
+    runs: list[int] = []
+    i = run = 0
+    for frame in sent:
+        if i < len(got) and got[i] == frame:
+            if run:
+                runs.append(run)
+                run = 0
+            i += 1
+        else:
+            run += 1
+    if i != len(got):
+        return None
+    return [*runs, run] if run else runs
 
 
 def frames(stream: bytes) -> list[bytes]:
@@ -361,16 +380,17 @@ def test_a_day_of_chaos_loses_nothing_the_agent_received(tmp_path: Path) -> None
     assert m and m.group(1) == closing_code(verifier.head.hash)
 
     # --- compare with what the pen emitted -------------------------------------------
-    emitted = received = lost_in_flight = 0
-    last = max(port.sent)
+    emitted = received = lost_in_flight = gap_runs = 0
     for n, data in sorted(port.sent.items()):
         sent = frames(bytes(data))
         got = live.pop(session_of(sent[0], serial), []) if sent else []
         emitted += len(sent)
         received += len(got)
-        assert got == sent[: len(got)], f"connection {n}: not a byte-identical prefix"
-        lost_in_flight += len(sent) - len(got)
-        assert n != last or len(got) == len(sent), "the last connection lost frames"
+        runs = missing_runs(sent, got)
+        assert runs is not None, f"connection {n}: frames altered, reordered or invented"
+        lost_in_flight += sum(runs)
+        gap_runs += len(runs)
+    assert gap_runs <= agent.kills + unplugged, "frames lost apart from kills and unplugs"
     assert not live, f"frames from no connection the pen made: {list(live)}"
     batch_frames = 0
     for batch_id, data in sorted(pen.sealed.items()):
@@ -392,7 +412,7 @@ def test_a_day_of_chaos_loses_nothing_the_agent_received(tmp_path: Path) -> None
         f"{len(pen.sealed)} offline batches, {len(stored)} batches at the centre\n"
         f"emitted {emitted + batch_frames} frames ({emitted} live, {batch_frames} offline); "
         f"received {received + batch_frames}; lost {lost_in_flight} "
-        f"(live, in flight when the agent was killed or the pen unplugged); "
+        f"(live, in flight when the agent was killed or the pen unplugged, {gap_runs} gaps); "
         f"duplicated {duplicated}; journal events {len(journaled)} = at the centre "
         f"{len(keys)}; {elapsed:.0f} s"
     )
