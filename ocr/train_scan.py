@@ -76,8 +76,25 @@ def _placed(strokes: Sequence[FloatArray], rng: np.random.Generator) -> list[Flo
     return [(p - lo) * shrink + (left, top) for p in out]
 
 
-def render_cell(strokes: Sequence[FloatArray], rng: np.random.Generator) -> FloatArray | None:
-    """One digit in a printed box, scanned and registered: the classifier's input raster."""
+def _with_bar(strokes: list[FloatArray], rng: np.random.Generator) -> list[FloatArray]:
+    """A 1 turned into a 7 by a later hand: a bar drawn into the top of its stem."""
+    pts = np.vstack(strokes)
+    top = pts[int(np.argmin(pts[:, 1]))]
+    length = rng.uniform(0.25, 0.5) * CELL_W
+    left = (max(0.5, top[0] - length), top[1] + rng.uniform(-0.2, 0.6))
+    s = np.linspace(0.0, 1.0, 12)
+    x = left[0] + (top[0] + rng.uniform(0, 0.5) - left[0]) * s
+    y = left[1] + (top[1] - left[1]) * s + rng.uniform(-0.3, 0.4) * np.sin(np.pi * s)
+    return [*strokes, np.column_stack([x, y]) + rng.normal(0, 0.04, (len(s), 2))]
+
+
+def render_cell(
+    strokes: Sequence[FloatArray], rng: np.random.Generator, *, bar: bool = False
+) -> FloatArray | None:
+    """One digit in a printed box, scanned and registered: the classifier's input raster.
+
+    ``bar``: a bar is added to the glyph's top after it is placed (a 1 altered into a 7).
+    """
     k = rng.uniform(200, 300) / 25.4  # scanner px per mm
     pad = SURROUND_MM
     w, h = round((CELL_W + 2 * pad) * k), round((CELL_H + 2 * pad) * k)
@@ -93,7 +110,8 @@ def render_cell(strokes: Sequence[FloatArray], rng: np.random.Generator) -> Floa
     cv2.rectangle(
         img, p(0, 0), p(CELL_W, CELL_H), _gray(BOX_COLOUR), max(1, round(0.25 * k)), cv2.LINE_AA, 4
     )
-    for s in _placed(strokes, rng):
+    placed = _placed(strokes, rng)
+    for s in _with_bar(placed, rng) if bar else placed:
         pts = np.array([p(x, y) for x, y in s], np.int32).reshape(-1, 1, 2)
         cv2.polylines(img, [pts], False, _gray(INK_COLOUR), max(1, round(0.45 * k)), cv2.LINE_AA, 4)
     # The scanner: the sheet turned, blur, light, noise, JPEG.
@@ -128,16 +146,19 @@ def render_cell(strokes: Sequence[FloatArray], rng: np.random.Generator) -> Floa
 
 
 def _render_chunk(
-    args: tuple[list[tuple[FloatArray, ...]], int, bool],
+    args: tuple[list[tuple[FloatArray, ...]], list[bool], int, bool],
 ) -> list[FloatArray | None]:
-    """Render glyphs seeded; ``distort``: first reshape each as another hand would."""
-    glyphs, seed, distort = args
+    """Render glyphs seeded (with their bars); ``distort``: reshape each as another hand would."""
+    glyphs, bars, seed, distort = args
     rng = np.random.default_rng(seed)
-    return [render_cell(augment(g, rng) if distort else g, rng) for g in glyphs]
+    return [
+        render_cell(augment(g, rng) if distort else g, rng, bar=b)
+        for g, b in zip(glyphs, bars, strict=True)
+    ]
 
 
 def render_all(
-    samples: Sequence[Sample], copies: int, seed: int, workers: int
+    samples: Sequence[Sample], bars: Sequence[bool], copies: int, seed: int, workers: int
 ) -> tuple[FloatArray, IntArray]:
     """``copies`` scanned renderings of every sample (all but the first reshaped by
     :func:`ocr.train.augment`): classifier inputs and the sample index of each row."""
@@ -146,7 +167,8 @@ def render_all(
     for c in range(copies):
         for start in range(0, len(samples), chunk):
             glyphs = [s.strokes for s in samples[start : start + chunk]]
-            jobs.append((glyphs, seed * 1_000_003 + c * 10_007 + start, c > 0))
+            barred = list(bars[start : start + chunk])
+            jobs.append((glyphs, barred, seed * 1_000_003 + c * 10_007 + start, c > 0))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(_render_chunk, jobs))
     rasters, index = [], []
@@ -197,9 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     held = [s for s in samples if s.writer in bank]
     train = [s for s in samples if s.writer not in bank]
     print(f"{len(train)} training digits; {len(held)} by the simulator's writers, held out")
-    x, idx = render_all(train, args.copies, args.seed, args.workers)
+    # The classic alteration: a 1 turned into a 7 by a bar; its 7s must read as 7s.
+    ones = [Sample(s.strokes, "7", s.contributor, s.writer) for s in train if s.label == "1"]
+    train += ones
+    bars = [False] * (len(train) - len(ones)) + [True] * len(ones)
+    x, idx = render_all(train, bars, args.copies, args.seed, args.workers)
     y = labels_of(train, DIGITS)[idx]
-    xt, it = render_all(held, 1, args.seed + 1, args.workers)
+    xt, it = render_all(held, [False] * len(held), 1, args.seed + 1, args.workers)
     yt = labels_of(held, DIGITS)[it]
     print(f"rendered {len(x) + len(xt)} scanned boxes in {time.perf_counter() - t0:.0f} s")
     cal = set(args.calibrate_on.split(","))
