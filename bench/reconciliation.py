@@ -52,7 +52,7 @@ from bench.common import print_table, write_json
 from hardware_sim.paper import scan_run
 from hardware_sim.scenarios import SCENARIOS, StationRun, simulate_station
 from hardware_sim.stations import pick_stations
-from ocr import ScanError, read_scan
+from ocr import Reading, ScanError, read_scan
 from pen.forms import load_form
 from pen.forms.model import FormLayout
 from reconciliation import PaperReading, Severity, StationTally, check_across, check_pv
@@ -114,6 +114,33 @@ class PaperStats:
         }
 
 
+#: An uncertain paper reading that agrees with the pen still goes to review (W.302)
+#: when a reading that disagrees has at least this probability.
+DOUBT = 0.05
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def as_paper_reading(reading: Reading, pen: str | None, threshold: float) -> PaperReading:
+    """What the pen-against-paper rule is given for one field read from the scan.
+
+    The rule compares values only, so an uncertain reading that happens to agree
+    with the pen would pass unseen even when the reader gave a different figure a
+    fair chance (a 1 barred into a 7 that it read as 141 at 40%, 741 at 39%). Such a
+    field is given the likeliest disagreeing reading with its probability (never
+    above the reading's own, so below the threshold: W.302, review), never an error.
+    """
+    value = _number(reading.text)
+    agrees = value is not None and pen is not None and value == _number(pen)
+    if agrees and reading.confidence < threshold:
+        for text, p in reading.alternatives:
+            if p >= DOUBT and _number(text) != value:
+                return PaperReading(text, min(p, reading.confidence))
+    return PaperReading(reading.text or None, reading.confidence)
+
+
 def paper_readings(
     run: StationRun, layout: FormLayout, how: str, seed: int, stats: PaperStats
 ) -> dict[str, PaperReading]:
@@ -131,12 +158,19 @@ def paper_readings(
         stats.lost_pages += 1
         fields = {}
     stats.seconds += time.perf_counter() - start
-    read = {
-        name: PaperReading(f.reading.text or None, f.reading.confidence)
+    threshold = DEFAULT_CONFIG.paper_confidence
+    stats.add(
+        truth,
+        {k: PaperReading(f.reading.text or None, f.reading.confidence) for k, f in fields.items()},
+        threshold,
+    )
+    pen = dict(run.pv_counts("written").counts())
+    return {
+        name: as_paper_reading(
+            f.reading, None if pen.get(name) is None else str(pen[name]), threshold
+        )
         for name, f in fields.items()
     }
-    stats.add(truth, read, DEFAULT_CONFIG.paper_confidence)
-    return read
 
 
 def per_station(args: argparse.Namespace) -> dict[str, object]:
@@ -203,15 +237,16 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
         ["scenario", "stations", "error", "warning only", "nothing", "flagged", "codes (top 4)"],
         rows,
     )
-    paper = stats.summary() if args.paper == "scan" else None
-    if paper is not None:
+    scanned = stats.summary() if args.paper == "scan" else None
+    if scanned is not None:
         print(
-            f"\npaper read from scans: {paper['pages']} pages "
-            f"({paper['pages_not_registered']} not registered), {paper['fields']} count fields, "
-            f"exact {paper['field_accuracy']:.2%}, unread {paper['unread']}, "
+            f"\npaper read from scans: {scanned['pages']} pages "
+            f"({scanned['pages_not_registered']} not registered), "
+            f"{scanned['fields']} count fields, "
+            f"exact {scanned['field_accuracy']:.2%}, unread {scanned['unread']}, "
             f"auto-accepted (confidence >= {DEFAULT_CONFIG.paper_confidence}) "
-            f"{paper['auto_accepted']:.1%} with {paper['error_among_accepted']:.3%} wrong; "
-            f"{paper['ms_per_page']:.0f} ms a page"
+            f"{scanned['auto_accepted']:.1%} with {scanned['error_among_accepted']:.3%} wrong; "
+            f"{scanned['ms_per_page']:.0f} ms a page"
         )
     else:
         print("\npaper values given exactly (--paper exact): the rule alone, no scan reader")
@@ -227,7 +262,7 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
         "per_scenario": args.per_scenario,
         "seed": args.seed,
         "paper": args.paper,
-        "paper_scan": paper,
+        "paper_scan": scanned,
         "ms_per_station": elapsed / n * 1000,
         "honest_error_rate": honest_error,
         "results": results,
