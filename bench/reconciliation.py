@@ -9,12 +9,19 @@ strongest severity found, and the codes seen) and the two figures the
 reconciliation issue asks for: recall on the fraud scenarios and the share
 of honest stations with an error-severity finding.
 
-    python bench/reconciliation.py [--per-scenario 60] [--seed 1] [--elections 5] [--json out.json]
+    python bench/reconciliation.py [--per-scenario 60] [--seed 1] [--elections 5]
+                                   [--paper scan|exact] [--json out.json]
 
-The pen-against-paper rule (F.301) gets the paper PV's values as the
-simulator drew them, read exactly with confidence 1: there is no scan reader
-yet, so ``paper_alteration``'s recall here is the rule's, not the whole
-chain's. ``duplicate_upload`` is ingest's idempotency, not a PV rule.
+The pen-against-paper rule (F.301/W.302) gets the paper PV as the whole chain
+sees it (``--paper scan``, the default): each station's paper (the form, its
+printed station id, the ink on paper, alterations included) is scanned by
+``hardware_sim.paper.scan_run`` (200-300 dpi, rotated, skewed, blurred,
+noisy, JPEG, seeded per station) and read by ``ocr.read_scan``, which
+registers the page on its marks and reads every count with its calibrated
+confidence; the bench prints the scan reader's accuracy on the paper's count
+fields. ``--paper exact`` gives the rule the simulator's paper values with
+confidence 1 (the rule alone). ``duplicate_upload`` is ingest's idempotency,
+not a PV rule.
 
 A second part runs the across-station rules (W.601-W.607,
 ``reconciliation.check_across``) on whole simulated elections: every one of
@@ -42,10 +49,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, write_json
-from hardware_sim.scenarios import SCENARIOS, simulate_station
+from hardware_sim.paper import scan_run
+from hardware_sim.scenarios import SCENARIOS, StationRun, simulate_station
 from hardware_sim.stations import pick_stations
+from ocr import Reading, ScanError, read_scan
 from pen.forms import load_form
+from pen.forms.model import FormLayout
 from reconciliation import PaperReading, Severity, StationTally, check_across, check_pv
+from reconciliation.config import DEFAULT_CONFIG
 from reconciliation.tallies import area_id, by_departement, winner
 from tests.tallies import honest_tallies, stuffed
 
@@ -59,12 +70,107 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-scenario", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--elections", type=int, default=5, help="honest elections (seeds)")
+    parser.add_argument("--paper", choices=("scan", "exact"), default="scan")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     summary = per_station(args)
     summary["across"] = across(args.elections, args.seed)
     print(f"wrote {write_json('reconciliation', summary, args.json)}")
     return 0
+
+
+class PaperStats:
+    """How the scan reader did on the paper PVs' count fields."""
+
+    def __init__(self) -> None:
+        self.fields = self.right = self.accepted = self.accepted_wrong = self.unread = 0
+        self.pages = self.lost_pages = 0
+        self.seconds = 0.0
+
+    def add(self, truth: dict[str, str], read: dict[str, PaperReading], threshold: float) -> None:
+        for name, value in truth.items():
+            r = read.get(name)
+            self.fields += 1
+            if r is None or r.value is None:
+                self.unread += 1
+                continue
+            ok = r.value == value
+            self.right += ok
+            if r.confidence >= threshold:
+                self.accepted += 1
+                self.accepted_wrong += not ok
+
+    def summary(self) -> dict[str, float | int]:
+        n = max(self.fields, 1)
+        return {
+            "pages": self.pages,
+            "pages_not_registered": self.lost_pages,
+            "fields": self.fields,
+            "field_accuracy": self.right / n,
+            "unread": self.unread,
+            "auto_accepted": self.accepted / n,
+            "error_among_accepted": self.accepted_wrong / max(self.accepted, 1),
+            "ms_per_page": self.seconds / max(self.pages, 1) * 1000,
+        }
+
+
+#: An uncertain paper reading that agrees with the pen still goes to review (W.302)
+#: when a reading that disagrees has at least this probability.
+DOUBT = 0.05
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def as_paper_reading(reading: Reading, pen: str | None, threshold: float) -> PaperReading:
+    """What the pen-against-paper rule is given for one field read from the scan.
+
+    The rule compares values only, so an uncertain reading that happens to agree
+    with the pen would pass unseen even when the reader gave a different figure a
+    fair chance (a 1 barred into a 7 that it read as 141 at 40%, 741 at 39%). Such a
+    field is given the likeliest disagreeing reading with its probability (never
+    above the reading's own, so below the threshold: W.302, review), never an error.
+    """
+    value = _number(reading.text)
+    agrees = value is not None and pen is not None and value == _number(pen)
+    if agrees and reading.confidence < threshold:
+        for text, p in reading.alternatives:
+            if p >= DOUBT and _number(text) != value:
+                return PaperReading(text, min(p, reading.confidence))
+    return PaperReading(reading.text or None, reading.confidence)
+
+
+def paper_readings(
+    run: StationRun, layout: FormLayout, how: str, seed: int, stats: PaperStats
+) -> dict[str, PaperReading]:
+    """The paper PV's counts: read from its scan (``scan``), or the simulator's values."""
+    truth = {name: str(v) for name, v in run.pv_counts("paper").counts() if v is not None}
+    if how == "exact":
+        return {name: PaperReading(v, 1.0) for name, v in truth.items()}
+    dpi = 200 + 100 * (seed % 11) / 10
+    image = scan_run(run, dpi=dpi, seed=seed).image
+    start = time.perf_counter()
+    stats.pages += 1
+    try:
+        fields = read_scan(image, layout)
+    except ScanError:
+        stats.lost_pages += 1
+        fields = {}
+    stats.seconds += time.perf_counter() - start
+    threshold = DEFAULT_CONFIG.paper_confidence
+    stats.add(
+        truth,
+        {k: PaperReading(f.reading.text or None, f.reading.confidence) for k, f in fields.items()},
+        threshold,
+    )
+    pen = dict(run.pv_counts("written").counts())
+    return {
+        name: as_paper_reading(
+            f.reading, None if pen.get(name) is None else str(pen[name]), threshold
+        )
+        for name, f in fields.items()
+    }
 
 
 def per_station(args: argparse.Namespace) -> dict[str, object]:
@@ -75,15 +181,12 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
     stations = pick_stations(n, seed=args.seed)
     worst: dict[str, Counter[str]] = {s: Counter() for s in SCENARIOS}
     codes: dict[str, Counter[str]] = {s: Counter() for s in SCENARIOS}
+    stats = PaperStats()
     start = time.perf_counter()
     for i, station in enumerate(stations):
         scenario = SCENARIOS[i % len(SCENARIOS)]
         run = simulate_station(station, scenario, seed=args.seed * 100_003 + i, layout=layout)
-        paper = {  # read exactly: no scan reader in the loop yet
-            name: PaperReading(str(value), 1.0)
-            for name, value in run.pv_counts("paper").counts()
-            if value is not None
-        }
+        paper = paper_readings(run, layout, args.paper, args.seed * 100_003 + i, stats)
         findings = check_pv(
             run.pv_counts("written"),
             station_id=station.id,
@@ -134,6 +237,19 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
         ["scenario", "stations", "error", "warning only", "nothing", "flagged", "codes (top 4)"],
         rows,
     )
+    scanned = stats.summary() if args.paper == "scan" else None
+    if scanned is not None:
+        print(
+            f"\npaper read from scans: {scanned['pages']} pages "
+            f"({scanned['pages_not_registered']} not registered), "
+            f"{scanned['fields']} count fields, "
+            f"exact {scanned['field_accuracy']:.2%}, unread {scanned['unread']}, "
+            f"auto-accepted (confidence >= {DEFAULT_CONFIG.paper_confidence}) "
+            f"{scanned['auto_accepted']:.1%} with {scanned['error_among_accepted']:.3%} wrong; "
+            f"{scanned['ms_per_page']:.0f} ms a page"
+        )
+    else:
+        print("\npaper values given exactly (--paper exact): the rule alone, no scan reader")
     honest = results["honest"]
     honest_error = honest["error"] / honest["stations"]
     print(f"\nhonest stations with an error-severity finding: {honest_error:.2%} (target <= 0.5%)")
@@ -145,6 +261,8 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
     return {
         "per_scenario": args.per_scenario,
         "seed": args.seed,
+        "paper": args.paper,
+        "paper_scan": scanned,
         "ms_per_station": elapsed / n * 1000,
         "honest_error_rate": honest_error,
         "results": results,

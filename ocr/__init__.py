@@ -9,6 +9,11 @@ Pure: depends only on pen. (Built under issue 6.)
 Kinds: ``digit``, ``upper``, ``lower``, ``email_char`` (one character, or a
 whole comb when ``boxes`` gives its cells), ``count``, ``postcode``,
 ``phone``, ``email``, ``name`` (whole fields) and ``checkbox``.
+
+A scanned paper form (``ocr.scan``): ``read_scan(image, layout)`` registers
+the page on its printed marks and reads every count field, each as a
+``ScannedField(reading, crop)``; ``register(image, layout)`` alone gives the
+homography from page millimetres to image pixels.
 """
 
 from __future__ import annotations
@@ -19,14 +24,39 @@ import numpy as np
 
 from ocr.chars import Box, read_char
 from ocr.checkbox import read_checkbox
-from ocr.errors import BadBoxes, BadInk, OcrError, UnknownEngine, UnsupportedKind
+from ocr.errors import (
+    BadBoxes,
+    BadInk,
+    BadScan,
+    FormNotFound,
+    OcrError,
+    ScanError,
+    UnknownEngine,
+    UnsupportedKind,
+)
 from ocr.features import FloatArray
 from ocr.fields import CELL_KIND, read_comb
 from ocr.model import Classifier
 from ocr.online import read_count
 from ocr.reading import Reading
+from ocr.scan import Registration, ScannedField, read_scan, register
 
-__all__ = ["ENGINES", "KINDS", "SUPPORTED", "OcrError", "Reading", "UnsupportedKind", "read"]
+__all__ = [
+    "ENGINES",
+    "KINDS",
+    "SUPPORTED",
+    "BadScan",
+    "FormNotFound",
+    "OcrError",
+    "Reading",
+    "Registration",
+    "ScanError",
+    "ScannedField",
+    "UnsupportedKind",
+    "read",
+    "read_scan",
+    "register",
+]
 
 #: Field kinds of the recognition contract (../shared/DESIGN.md).
 KINDS = (

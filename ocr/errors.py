@@ -65,3 +65,21 @@ class EngineUnavailable(OcrError):
     """An external engine (Tesseract) is not installed or failed to run."""
 
     code = "OCR.302"
+
+
+class ScanError(OcrError, ValueError):
+    """A scanned page that cannot be read as the expected form."""
+
+    code = "OCR.400"
+
+
+class BadScan(ScanError):
+    """Input that is not a grayscale or colour image."""
+
+    code = "OCR.401"
+
+
+class FormNotFound(ScanError):
+    """The form is not found on the page: blank, another document, marks missing, cut off."""
+
+    code = "OCR.402"
