@@ -244,10 +244,10 @@ _RULES = (
         "W.405",
         Severity.WARNING,
         "Batches rejected as replays",
-        "{count} batch(es) were rejected because they reuse a stored sequence number with "
-        "other content (sequence numbers {seqs}; first at {first}, last at {last}).",
-        "Compare the rejected bodies with the stored ones; an agent restored from an old "
-        "journal does this, and so does someone replaying old batches.",
+        "{count} batch(es) already stored were sent again, out of turn, and rejected as "
+        "replays (sequence numbers {seqs}; first at {first}, last at {last}).",
+        "Nothing was stored twice. An agent restored from an old journal does this, and so "
+        "does someone replaying captured batches: check the station's agent if it goes on.",
         PROTOCOL,
     ),
     Rule(
