@@ -219,6 +219,7 @@ def check_closing_code(t: Transmission, station_id: str) -> list[Finding]:
         "paper": t.paper_closing_code,
         "expected": expected,
         "closed_seq": head_seq,
+        "closed_ms": t.closed_ms,
         "matches_seqs": matches,
     }
     return [

@@ -1,4 +1,4 @@
-"""Transmission findings and review re-checks, through the real app on SQLite.
+"""Transmission findings and review re-checks, through the real app on SQLite (and PostgreSQL).
 
 A simulated station (hardware_sim) enrols and sends signed batches over the
 app's HTTP API; the pipeline runs once (``run_once``, the loop's work done
@@ -31,6 +31,7 @@ from ingest.settings import Settings
 from pen.batches import BatchEvent, encode_batch, make_batch, public_key_bytes, sign_batch
 from plume.sim_kits import create_sim_kits
 from tests.api_world import engine_of, make_users
+from tests.pg import PG_URL, pg_reachable, reset_pg
 from tests.pipeline_sim import close_event, session_events, signed_bodies
 
 DEADLINE = CLOSING_MS + 4 * 3_600_000
@@ -66,10 +67,9 @@ class World:
             return {r.code: r for r in rows if r.evidence.get("stage") == stage}
 
 
-def _world(tmp_path: Path, **settings: object) -> Iterator[World]:
-    cfg = Settings(
-        database_url=f"sqlite:///{tmp_path / 'ingest.db'}", pipeline_enabled=False, **settings
-    )
+def _world(tmp_path: Path, url: str | None = None, **settings: object) -> Iterator[World]:
+    url = url or f"sqlite:///{tmp_path / 'ingest.db'}"
+    cfg = Settings(database_url=url, pipeline_enabled=False, **settings)
     station = pick_stations(1, seed=23)[0]
     run = simulate_station(station, "honest", seed=3)
     with TestClient(create_app(cfg)) as client:
@@ -82,9 +82,15 @@ def _world(tmp_path: Path, **settings: object) -> Iterator[World]:
         yield World(client, engine, cfg, run, key)
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    yield from _world(tmp_path, results_deadline_ms=DEADLINE)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    url = None
+    if request.param == "postgres":
+        if not pg_reachable():
+            pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        reset_pg(PG_URL)
+        url = PG_URL
+    yield from _world(tmp_path, url, results_deadline_ms=DEADLINE)
 
 
 def test_closing_checks_the_chain_and_rejections_become_findings_by_reason(world: World) -> None:
