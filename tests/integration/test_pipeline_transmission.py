@@ -12,6 +12,7 @@ is reconciled again.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,7 @@ class World:
 
 def _world(tmp_path: Path, url: str | None = None, **settings: object) -> Iterator[World]:
     url = url or f"sqlite:///{tmp_path / 'ingest.db'}"
-    cfg = Settings(database_url=url, pipeline_enabled=False, **settings)
+    cfg = Settings(database_url=url, **{"pipeline_enabled": False, **settings})
     station = pick_stations(1, seed=23)[0]
     run = simulate_station(station, "honest", seed=3)
     with TestClient(create_app(cfg)) as client:
@@ -210,3 +211,15 @@ def test_a_value_decided_in_review_is_reconciled_again(tmp_path: Path) -> None:
         with session(w.engine) as s:
             pv = s.get(PvResult, w.sid)
             assert pv is not None and pv.values == keyed  # recomputed from the decisions
+
+
+def test_the_service_loop_checks_a_station_whose_batch_was_rejected(tmp_path: Path) -> None:
+    """The app's own pipeline loop (not ``run_once``) runs the re-checks."""
+    for w in _world(tmp_path, pipeline_enabled=True, pipeline_interval_s=0.05):
+        assert [w.post(b) for b in w.day()] == [201, 201]
+        forged = make_batch(w.sid, 3, "00" * 32, [], 1)
+        assert w.post(encode_batch(sign_batch(forged, Ed25519PrivateKey.generate()))) == 403
+        deadline = time.monotonic() + 60
+        while "F.404" not in w.findings() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert set(w.findings()) == {"F.404"}
