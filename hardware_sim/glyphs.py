@@ -128,6 +128,10 @@ class GlyphBank:
             if self._has_digits[w] and (contributor is None or self._contributor[w] == contributor)
         ]
 
+    def writers_with(self, char: str) -> list[str]:
+        """Writers (of :meth:`writers`) who wrote ``char`` themselves, sorted."""
+        return [w for w in self.writers() if (w, char) in self._index]
+
     def contributor(self, writer: str) -> str:
         if writer not in self._contributor:
             raise UnknownWriter(writer)

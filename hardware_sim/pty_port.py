@@ -46,8 +46,11 @@ class PtyPen(PenDriver):
         path: str | os.PathLike[str] | None = None,
         speed: float = 1.0,
         connect_delay_s: float = 0.05,
+        start_ms: int | None = None,
     ) -> None:
-        self.clock = SimClock(speed)
+        """``start_ms``: the true time when the port starts (default: now); ``speed``: how
+        many times faster than life it runs."""
+        self.clock = SimClock(speed, start_ms)
         if not isinstance(pen, SimulatedPen):
             pen = SimulatedPen(pen, self.clock.now_ms())
         self.pen = pen

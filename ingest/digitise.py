@@ -307,10 +307,12 @@ def _pv(s: Session, settings: Settings, station_id: str, layout: FormLayout, at:
     values: dict[str, Any] = dict.fromkeys(counts)
     texts: dict[str, str | None] = {}
     confidences: list[float] = []
+    read: set[str] = set()
     for f in fields:
         r = latest.get(f.id)
         if r is None:
             continue
+        read.add(f.field_id)
         text, conf = _value(s, settings, f, r)
         texts[f.field_id] = text
         if f.field_id in values:
@@ -326,7 +328,9 @@ def _pv(s: Session, settings: Settings, station_id: str, layout: FormLayout, at:
     row.confidence = min(confidences) if confidences else 0.0
     row.complete = complete
     row.updated_ms = at
-    if complete:
+    if read.issuperset(counts):
+        # Every count has been read, some perhaps doubtfully (None: waiting for review):
+        # the timeline rules need only the ink, and the arithmetic skips what waits (W.010).
         store_findings(s, settings, station_id, values, texts.get("closing_time"), layout, at)
 
 

@@ -2,10 +2,12 @@
 
 Two checks, each with its own findings (``evidence.stage``):
 
-- the PV (:func:`store_findings`), called by digitisation whenever a station's
-  PV has a value for every count (and again whenever one of them changes,
-  review included): :func:`reconciliation.check_pv` on the values and the PV's
-  stroke timeline, with what the kits say (pens and pages issued, poll
+- the PV (:func:`store_findings`), called by digitisation once every count of
+  a station's PV has been read (and again whenever a reading changes, review
+  included): counts still waiting for review are None, so the arithmetic
+  rules that need them are skipped (W.010) while the timeline rules judge the
+  ink at once. :func:`reconciliation.check_pv` runs on the values and the
+  PV's stroke timeline, with what the kits say (pens and pages issued, poll
   closing time);
 - the transmission (:func:`store_transmission_findings`), called by the
   pipeline when a station closes, when a batch of it is rejected and at the
@@ -120,7 +122,7 @@ def store_findings(
     layout: FormLayout,
     at_ms: int,
 ) -> list[FindingRow]:
-    """Run the rules on a complete PV and bring the station's stored findings up to date."""
+    """Run the rules on a read PV and bring the station's stored findings up to date."""
     try:
         findings = check_pv(
             pv_counts(values, closing_time),

@@ -100,8 +100,10 @@ class UploadLoop(threading.Thread):
         make_uploader: Callable[[], Uploader],
         stop: threading.Event,
         on_status: Callable[[UploadStatus], None],
+        clock_ms: Callable[[], int] | None = None,
     ) -> None:
         super().__init__(name="uploader", daemon=True)
+        self._clock = clock_ms or (lambda: int(time.time() * 1000))
         self._make = make_uploader
         self._stop_event = stop
         self._on_status = on_status
@@ -112,7 +114,7 @@ class UploadLoop(threading.Thread):
         last_ms: int | None = None
         try:
             while not self._stop_event.is_set():
-                now = int(time.time() * 1000)
+                now = self._clock()
                 result = uploader.step(now)
                 if result.acked:
                     last_seq, last_ms = result.seq, now

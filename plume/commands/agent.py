@@ -28,7 +28,6 @@ import json
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from rich.live import Live
 
 from pen.batches import closing_code
 from plume.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from station_agent.clock import RehearsalClock, laptop_ms
 from station_agent.closing import UploadLoop, UploadStatus, flush, note_closed
 from station_agent.identity import EnrolError, enrol, key_path, load_or_create_key
 from station_agent.journal import Journal, JournalError
@@ -104,6 +104,7 @@ def _add_verbs(p: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--centre", help="centre URL: upload the journal while running")
     run.add_argument("--station", help="station id (with --centre)")
+    _clock_option(run)
     run.set_defaults(handler=_run)
 
     en = verbs.add_parser("enrol", help="create the station key and register it with the centre")
@@ -118,12 +119,30 @@ def _add_verbs(p: argparse.ArgumentParser) -> None:
     close.add_argument("--centre", required=True, help="centre URL")
     close.add_argument("--station", required=True, help="station id")
     close.add_argument("--token", help="user token to show the PV values the centre read")
+    _clock_option(close)
     close.set_defaults(handler=_close)
 
     status = verbs.add_parser("status", help="what the journal holds")
     status.add_argument("--journal", type=Path, required=True, help="SQLite journal file")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
+
+
+def _clock_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rehearsal-clock",
+        type=_rehearsal_clock,
+        default=laptop_ms,
+        metavar="T0_MS,WALL0_S,SPEED",
+        help="rehearsals only: the day's clock instead of the laptop's (station_agent/clock.py)",
+    )
+
+
+def _rehearsal_clock(text: str) -> RehearsalClock:
+    try:
+        return RehearsalClock.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _err(message: str) -> None:
@@ -181,7 +200,9 @@ def _run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    link = PenLink(journal, opener, port_name=args.port, known_pens=args.kit)
+    link = PenLink(
+        journal, opener, port_name=args.port, known_pens=args.kit, clock_ms=args.rehearsal_clock
+    )
     state = with_backlog(ScreenState(), journal.backlog())
     lock = threading.Lock()
     refresh: list[Any] = []  # the Live display, once started
@@ -207,7 +228,11 @@ def _run(args: argparse.Namespace) -> int:
             elif refresh:
                 refresh[0].update(render(state, args.lang), refresh=True)
 
-    loop = UploadLoop(make_uploader, stop, on_upload) if http is not None else None
+    loop = (
+        UploadLoop(make_uploader, stop, on_upload, args.rehearsal_clock)
+        if http is not None
+        else None
+    )
     try:
         with journal:
             if loop is not None:
@@ -278,10 +303,10 @@ def _close(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_FAILED
     with journal, httpx.Client(timeout=HTTP_TIMEOUT_S) as http:
-        note_closed(journal, int(time.time() * 1000))  # before the flush: the centre reads it
+        note_closed(journal, args.rehearsal_clock())  # before the flush: the centre reads it
         uploader = Uploader(journal, args.station, key, args.centre, http)
         try:
-            result = flush(uploader)
+            result = flush(uploader, now_ms=args.rehearsal_clock)
         finally:
             uploader.close()
         if not result.complete:

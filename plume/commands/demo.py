@@ -33,8 +33,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--day-seconds",
         type=float,
-        default=100.0,
-        help="wall-clock seconds the polling day lasts (default 100)",
+        default=75.0,
+        help="wall-clock seconds the polling day lasts (default 75)",
     )
     p.add_argument("--serve", action="store_true", help="keep the centre serving after the summary")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -39,7 +39,7 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 
 from hardware_sim.day import StationDay, simulate_day
-from hardware_sim.device import PenConfig, SimulatedPen
+from hardware_sim.device import PenConfig
 from hardware_sim.pty_port import PtyPen
 from hardware_sim.stations import Station, pick_stations
 from ingest.auth import create_user
@@ -52,12 +52,14 @@ from ingest.db import (
     session,
 )
 from ingest.settings import Settings
-from pen.ink import Ink, Stroke
 from plume.sim_kits import create_sim_kits
+from station_agent.clock import RehearsalClock
 
 #: Which stations (by position) get which scenario; the rest are honest.
 FRAUDS = {5: "pen_correction", 11: "arithmetic_error", 17: "after_closing"}
 PARIS = timezone(timedelta(hours=2))  # October 2011: CEST
+#: Seconds between starting the pens and agents and the day's opening (they connect first).
+LEAD_S = 8.0
 
 
 class DemoError(RuntimeError):
@@ -71,7 +73,6 @@ class DemoStation:
     folder: Path
     code: str = ""
     port: PtyPen | None = None
-    shift_ms: int = 0
     agent: subprocess.Popen[bytes] | None = None
     token: str = ""
     closing_code: str | None = None
@@ -157,25 +158,17 @@ def issue_kits(engine: Engine, stations: Sequence[DemoStation]) -> str:
     return create_user(engine, f"demo-authority-{int(time.time())}", "high_authority", days=1)
 
 
-def _start_pen(d: DemoStation, speed: float, ports: Path) -> None:
-    """Serve the station's first pen on a pty; its clock starts the day now."""
+def _start_pen(d: DemoStation, clock: RehearsalClock, ports: Path) -> None:
+    """Serve the station's first pen on a pty, on the day's clock, with the day's ink queued."""
     port = PtyPen(
-        PenConfig(serial=d.day.pen_serial), path=ports / f"pen-{d.day.pen_serial}", speed=speed
+        PenConfig(serial=d.day.pen_serial),
+        path=ports / f"pen-{d.day.pen_serial}",
+        speed=clock.speed,
+        start_ms=clock(),
     )
     port.start()
     d.port = port
-
-    def load(pen: SimulatedPen, now: int) -> int:
-        shift = pen.clock_ms(now) - int(d.day.opening_ms)
-        strokes = []
-        for s in d.day.pen_ink():
-            pts = s.points.copy()
-            pts[:, 2] += shift
-            strokes.append(Stroke(pts, s.pen_serial, s.page))
-        pen.write(Ink(tuple(strokes)), now)
-        return shift
-
-    d.shift_ms = port.call(load)
+    port.call(lambda pen, now: pen.write(d.day.pen_ink(), now))
 
 
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -194,19 +187,24 @@ def _enrol(d: DemoStation, base: str) -> None:
         raise DemoError(f"station {d.station.id} could not enrol: {done.stderr.strip()}")
 
 
-def _start_agent(d: DemoStation, base: str) -> None:
+def _clock_arg(clock: RehearsalClock) -> str:
+    return f"{clock.t0_ms},{clock.wall0_s!r},{clock.speed!r}"
+
+
+def _start_agent(d: DemoStation, base: str, clock: RehearsalClock) -> None:
     assert d.port is not None
     kit = [arg for serial in d.station.pen_serials for arg in ("--kit", serial)]
     cmd = _agent(
         "run", "--port", str(d.port.path), "--journal", str(d.journal),
         "--centre", base, "--station", d.station.id, "--events", *kit,
+        "--rehearsal-clock", _clock_arg(clock),
     )  # fmt: skip
     log = (d.folder / "agent.log").open("wb")
     d.agent = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     log.close()
 
 
-def _close(d: DemoStation, base: str) -> None:
+def _close(d: DemoStation, base: str, clock: RehearsalClock) -> None:
     if d.agent is not None and d.agent.poll() is None:
         d.agent.send_signal(signal.SIGTERM)
         try:
@@ -219,6 +217,7 @@ def _close(d: DemoStation, base: str) -> None:
             _agent(
                 "close", "--journal", str(d.journal), "--centre", base,
                 "--station", d.station.id, "--token", d.token,
+                "--rehearsal-clock", _clock_arg(clock),
             ),
             timeout=120,
         )  # fmt: skip
@@ -239,7 +238,7 @@ def _pending(d: DemoStation) -> int:
 
 def _pen_time(d: DemoStation) -> float:
     assert d.port is not None
-    return float(d.port.call(lambda pen, now: pen.clock_ms(now)) - d.shift_ms)
+    return float(d.port.call(lambda pen, now: pen.clock_ms(now)))
 
 
 @dataclass(frozen=True)
@@ -400,10 +399,12 @@ def run_election(
             for d in stations
         )
         speed = (end - opening) / 1000 / day_seconds
+        # Pens, agents and the centre share the day's clock: 08:00 comes LEAD_S from now.
+        clock = RehearsalClock(int(opening), time.time() + LEAD_S, speed)
         try:
             for d in stations:
-                _start_pen(d, speed, ports)
-                _start_agent(d, base)
+                _start_pen(d, clock, ports)
+                _start_agent(d, base, clock)
             console.print(
                 f"[bold]3. Stations[/] enrolled; {len(stations)} pens on pty ports, "
                 f"one agent each; the day runs {speed:,.0f}x faster than life"
@@ -413,7 +414,7 @@ def run_election(
                 console.status("Closing the stations (plume agent close)"),
                 ThreadPoolExecutor(max_workers=4) as pool,
             ):
-                list(pool.map(lambda d: _close(d, base), stations))
+                list(pool.map(lambda d: _close(d, base, clock), stations))
         finally:
             for d in stations:
                 if d.agent is not None and d.agent.poll() is None:

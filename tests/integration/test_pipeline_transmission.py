@@ -168,6 +168,13 @@ def test_without_a_deadline_no_station_is_late(tmp_path: Path) -> None:
         assert w.findings() == {}
 
 
+def _unread(engine: Engine) -> set[str]:
+    """The fields named by W.010 findings (a value not read)."""
+    with session(engine) as s:
+        rows = s.scalars(select(FindingRow).where(FindingRow.code == "W.010"))
+        return {field for r in rows for field in r.fields}
+
+
 def test_a_value_decided_in_review_is_reconciled_again(tmp_path: Path) -> None:
     """Every reading goes to review (threshold 1); reviewers key a wrong valid total."""
     for w in _world(tmp_path, review_threshold=1.0):
@@ -187,7 +194,9 @@ def test_a_value_decided_in_review_is_reconciled_again(tmp_path: Path) -> None:
                 )
             }
         assert set(items) == set(counts)
-        assert w.findings("reconciliation") == {}
+        waiting = set(w.findings("reconciliation"))
+        assert set(counts) <= _unread(w.engine)  # W.010 each: waiting for review
+        assert not waiting & {"F.202", "F.203"}  # so the sums were skipped
         written = {k: count_value(w.run.written_counts, k) for k in counts}
         keyed = {**written, "valid": written["valid"] + 3}
         h = make_users(w.engine)
@@ -202,11 +211,12 @@ def test_a_value_decided_in_review_is_reconciled_again(tmp_path: Path) -> None:
         with session(w.engine) as s:
             pv = s.get(PvResult, w.sid)
             assert pv is not None and pv.complete and pv.values == keyed
-        assert w.findings("reconciliation") == {}  # review alone reconciles nothing
+        assert set(w.findings("reconciliation")) == waiting  # review alone reconciles nothing
         stats = run_once(w.engine, w.settings, at_ms=CLOSING_MS + 3_700_000)
         assert stats.rechecked == 1
         found = w.findings("reconciliation")
         assert {"F.202", "F.203"} <= set(found)  # valid no longer adds up either way
+        assert not _unread(w.engine) & set(counts)  # every count has its decided value now
         assert found["F.202"].evidence["difference"] == -3
         with session(w.engine) as s:
             pv = s.get(PvResult, w.sid)
