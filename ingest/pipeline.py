@@ -1,4 +1,4 @@
-"""The pipeline driver: assemble new batches, mark ready fields, have them read.
+"""The pipeline driver: assemble new batches, mark ready fields, have them read, re-check.
 
 :class:`Pipeline` is the background loop of the service (started and stopped
 in the app's lifespan, :mod:`ingest.app`); :func:`run_once` is the same work
@@ -9,7 +9,9 @@ tried again on the next turn, after a pause; the loop itself never dies of it.
 Reads go to :mod:`ingest.workers` (local pool or Celery). The driver keeps the
 fields in flight in memory so it does not submit one twice; a field whose read
 failed, or that got more ink meanwhile, is still ``ready``/``pending`` in the
-database and is submitted again later. Run one driver per database.
+database and is submitted again later. Each turn ends with the re-checks that
+are due (:mod:`ingest.rechecks`: a station closed or had a batch rejected, the
+results deadline passed, review changed a PV value). Run one driver per database.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import structlog
 from sqlalchemy import Engine
 
 from ingest.assembly import assemble, mark_ready, ready_groups
+from ingest.rechecks import recheck
 from ingest.settings import Settings
 from ingest.workers import Handle, Workers, make_workers
 
@@ -40,6 +43,10 @@ class RunStats:
     ready: int = 0
     read: int = 0
     failed: int = 0
+    transmissions: int = 0
+    """Stations whose chain and transmission were checked."""
+    rechecked: int = 0
+    """PVs reconciled again after review changed a value."""
 
 
 def run_once(
@@ -49,7 +56,8 @@ def run_once(
     workers: Workers | None = None,
     at_ms: int | None = None,
 ) -> RunStats:
-    """Assemble every stored batch, mark idle pages ready, read every ready field and wait."""
+    """Assemble every stored batch, mark idle pages ready, read every ready field and wait,
+    then run the re-checks that are due."""
     own = workers is None
     w = workers if workers is not None else make_workers(engine, settings)
     stats = RunStats()
@@ -65,6 +73,12 @@ def run_once(
             else:
                 stats.failed += n
                 log.error("read.error", error=type(h.error()).__name__)
+        while True:
+            checked = recheck(engine, settings, at_ms=at_ms)
+            stats.transmissions += checked.transmissions
+            stats.rechecked += checked.pvs
+            if not checked.moved:
+                break
     finally:
         if own:
             w.close()
@@ -141,4 +155,5 @@ class Pipeline:
                 h = self._workers.submit(todo)
                 self._in_flight.update(dict.fromkeys(todo, h))
                 submitted += 1
-        return bool(done.batches or marked or submitted)
+        checked = recheck(self.engine, self.settings)
+        return bool(done.batches or marked or submitted or checked.moved)

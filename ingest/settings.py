@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     """Names printed on the PV, in ballot order (default: the 2011 primary, round one)."""
     poll_closing_ms: int | None = 1_318_179_600_000
     """When the poll closed (epoch ms) for the timing rules; default 2011-10-09 19:00 Paris."""
+    results_deadline_ms: int | None = None
+    """When every station's PV is due (epoch ms): from then on a station without a complete
+    PV, or not closed, gets a finding (F.410, F.411, W.412). None: no deadline is checked."""
     assembly_gap_grace_s: float = Field(default=10.0, ge=0)
     """How long a hole in batch ids may be a transaction still committing before it is skipped."""
 

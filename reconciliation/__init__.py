@@ -2,7 +2,8 @@
 returning findings with stable codes and evidence. Depends only on pen.
 (Built under issue 7.)
 
-Entry points: :func:`check_pv` (one station) and :func:`check_across`
+Entry points: :func:`check_pv` (one station's PV), :func:`check_transmission`
+(one station's batch chain and transmission) and :func:`check_across`
 (statistics over many stations). The rules are listed in
 :mod:`reconciliation.catalogue` and docs/reconciliation-rules.md.
 """
@@ -30,6 +31,13 @@ from reconciliation.timeline import (
     check_timeline,
     sorted_strokes,
 )
+from reconciliation.transmission import (
+    PvState,
+    ReceivedBatch,
+    RejectedBatch,
+    Transmission,
+    check_transmission,
+)
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -40,19 +48,24 @@ __all__ = [
     "Finding",
     "PaperReading",
     "PvCounts",
+    "PvState",
     "PvTimeline",
+    "ReceivedBatch",
     "ReconciliationConfig",
     "ReconciliationError",
+    "RejectedBatch",
     "Rule",
     "Severity",
     "StationContext",
     "StationTally",
+    "Transmission",
     "area_id",
     "check_across",
     "check_counts",
     "check_paper",
     "check_pv",
     "check_timeline",
+    "check_transmission",
     "field_label",
     "render_markdown",
     "rule",

@@ -3,8 +3,9 @@
 Codes follow the Dutch Electoral Council's Abacus where a rule has an Abacus
 counterpart (F.2xx totals, W.2xx plausibility) and keep the letter of the
 severity: ``F`` error, ``W`` warning, ``I`` info. Series: ``0xx`` single
-values, ``2xx`` totals of one PV, ``3xx`` pen against paper, ``5xx`` the pen's
-stroke timeline, ``6xx`` statistics across stations. A code,
+values, ``2xx`` totals of one PV, ``3xx`` pen against paper, ``4xx`` the
+station's batch chain and transmission, ``5xx`` the pen's stroke timeline,
+``6xx`` statistics across stations. A code,
 once published, keeps its meaning; a retired rule's code is not reused.
 
 docs/reconciliation-rules.md is generated from :data:`RULES` by
@@ -34,6 +35,10 @@ REGENERATE = (
     "> docs/reconciliation-rules.md"
 )
 PLUME = "Plume (digital-pen minutes: the digital copy exists the moment it is written)"
+PROTOCOL = (
+    "Plume station protocol (docs/station-protocol.md): signed batches in one hash chain "
+    "per station; the closing code binds the paper PV to the chain's head"
+)
 IGLEWICZ = (
     "Iglewicz and Hoaglin, How to Detect and Handle Outliers (ASQC, 1993): modified z-score "
     "0.6745 (x - median) / MAD, outlier above 3.5"
@@ -196,6 +201,121 @@ _RULES = (
         "{confidence:.0f}%); the pen wrote {pen}{at}.",
         "Read the paper crop by hand and enter what it says in review.",
         PLUME,
+    ),
+    Rule(
+        "F.401",
+        Severity.ERROR,
+        "Gap in the station's stored chain",
+        "The stored chain ends at batch {head} but lacks {count} batch(es): {seqs}.",
+        "Compare with the station's journal (plume agent export); the missing batches "
+        "may hold ink of the PV. Refer to the high authority until explained.",
+        PROTOCOL,
+    ),
+    Rule(
+        "F.402",
+        Severity.ERROR,
+        "Fork in the station's stored chain",
+        "{count} stored batch(es) do not follow from the batch before: {seqs}.",
+        "The chain should be one line of batches: compare the stored bodies with the "
+        "station's journal; two devices may have written as the station.",
+        PROTOCOL,
+    ),
+    Rule(
+        "F.403",
+        Severity.ERROR,
+        "Batches rejected as a fork of the chain",
+        "{count} batch(es) were rejected because they fork the station's chain "
+        "(sequence numbers {seqs}; first at {first}, last at {last}).",
+        "A second device may be sending as this station, or its journal was restored from "
+        "an old copy: compare the rejected bodies (kept as evidence) with the stored chain.",
+        PROTOCOL,
+    ),
+    Rule(
+        "F.404",
+        Severity.ERROR,
+        "Batches rejected for a bad signature",
+        "{count} batch(es) for this station were rejected because their signature is not "
+        "the station's key (sequence numbers {seqs}; first at {first}, last at {last}).",
+        "Treat as an attempt to write in the station's name: keep the rejected bodies and "
+        "refer to the high authority.",
+        PROTOCOL,
+    ),
+    Rule(
+        "W.405",
+        Severity.WARNING,
+        "Batches rejected as replays",
+        "{count} batch(es) already stored were sent again, out of turn, and rejected as "
+        "replays (sequence numbers {seqs}; first at {first}, last at {last}).",
+        "Nothing was stored twice. An agent restored from an old journal does this, and so "
+        "does someone replaying captured batches: check the station's agent if it goes on.",
+        PROTOCOL,
+    ),
+    Rule(
+        "W.406",
+        Severity.WARNING,
+        "Batches rejected for a gap that was never filled",
+        "{count} batch(es) were rejected because batches before them were missing, and the "
+        "stored chain never reached them (sequence numbers {seqs}; stored head {head}).",
+        "Ask the station to send its journal again (the agent resends missing batches "
+        "first); ink in them is not in the results.",
+        PROTOCOL,
+    ),
+    Rule(
+        "I.407",
+        Severity.INFO,
+        "Batches rejected for a gap, later filled",
+        "{count} batch(es) were rejected because batches before them were missing; the "
+        "station sent the missing ones and the chain now holds them (sequence numbers {seqs}).",
+        "Nothing to resolve: the agent recovered as designed.",
+        PROTOCOL,
+    ),
+    Rule(
+        "W.408",
+        Severity.WARNING,
+        "Batches rejected for other reasons",
+        "{count} batch(es) for this station were rejected: {reasons}.",
+        "Read the stored rejections (each keeps its body and sentence); a station that keeps "
+        "sending bad batches needs its agent checked.",
+        PROTOCOL,
+    ),
+    Rule(
+        "F.409",
+        Severity.ERROR,
+        "Closing code on the paper PV does not match the chain",
+        "The paper PV's closing code reads {paper}; the chain's head at the close gives "
+        "{expected}{other}.",
+        "Read the code on the paper again; if it is right, the paper does not belong to the "
+        "chain the centre holds (batches added or removed after the close?): refer to the "
+        "high authority.",
+        PROTOCOL,
+    ),
+    Rule(
+        "F.410",
+        Severity.ERROR,
+        "No PV at the results deadline",
+        "No PV of this station had been read at the results deadline {deadline} "
+        "({batches} batch(es) received).",
+        "Call the station; collect the paper PV and enter it by hand if the pen's copy "
+        "never comes.",
+        PLUME,
+    ),
+    Rule(
+        "F.411",
+        Severity.ERROR,
+        "PV incomplete at the results deadline",
+        "The station's PV was incomplete at the results deadline {deadline}: {missing}.",
+        "Read the missing fields by hand from the ink or the paper PV in review.",
+        PLUME,
+    ),
+    Rule(
+        "W.412",
+        Severity.WARNING,
+        "Station never closed",
+        "The station had not closed by the results deadline {deadline} "
+        "(last batch received at {last}).",
+        "Call the station: its president closes it on the agent, which sends the last "
+        "batches and shows the closing code.",
+        PROTOCOL,
     ),
     Rule(
         "W.501",
@@ -391,8 +511,8 @@ def render_markdown() -> str:
         "Codes: `F` error (the minutes cannot be right as they stand), `W` warning (the",
         "station must explain it), `I` info. Series: `0xx` single values, `2xx` totals of",
         "one PV (numbered as in the Dutch Electoral Council's Abacus where a rule has a",
-        "counterpart), `3xx` pen against paper, `5xx` the pen's stroke timeline, `6xx`",
-        "statistics across stations",
+        "counterpart), `3xx` pen against paper, `4xx` the station's batch chain and",
+        "transmission, `5xx` the pen's stroke timeline, `6xx` statistics across stations",
         "(flags for a person, never verdicts; an area-level finding names its area,",
         "`departement:<code>` or `national`, where others name a station). Thresholds are",
         "in `reconciliation/config.py`; sentences name fields by their printed French label.",

@@ -76,7 +76,8 @@ def _fingerprint_drawing(fp: Fingerprint, winner_name: str) -> Drawing:
     return drawing
 
 
-def _finding(f: Finding, style: object) -> Paragraph:
+def finding_paragraph(f: Finding, style: object) -> Paragraph:
+    """A finding for print: code in its severity's colour, sentence, evidence, next step."""
     evidence = "; ".join(f"{escape(k)} = {escape(evidence_text(v))}" for k, v in f.evidence.items())
     colour = _SEVERITY_COLOUR[f.severity]
     return Paragraph(
@@ -149,6 +150,6 @@ def area_pdf(
         )
     )
     for severity in Severity:
-        story += [_finding(f, styles["BodyText"]) for f in groups[severity]]
+        story += [finding_paragraph(f, styles["BodyText"]) for f in groups[severity]]
     doc.build(story)
     return out.getvalue()

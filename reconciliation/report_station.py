@@ -52,9 +52,30 @@ def ink_svg(ink: Ink, late_ms: float | None) -> str:
     )
 
 
-def _values(counts: PvCounts) -> list[tuple[str, str]]:
+LATE_AFTER_MS = 10 * 60_000
+"""Ink begun this long after the median start of the PV's ink is drawn in red."""
+
+
+def pv_rows(counts: PvCounts) -> list[tuple[str, str]]:
+    """(field id, value as written) of each PV value, in form order; unread: a dash."""
     rows = [(name, "—" if v is None else str(v)) for name, v in counts.counts()]
     return [*rows, ("closing_time", counts.closing_time or "—")]
+
+
+def late_after(timeline: PvTimeline | None) -> float | None:
+    """The time after which a stroke is drawn as late (None: no ink)."""
+    fields = timeline.fields if timeline is not None else {}
+    starts = [s.start_ms for ink in fields.values() for s in ink]
+    return statistics.median(starts) + LATE_AFTER_MS if starts else None
+
+
+def codes_by_field(findings: Sequence[Finding]) -> dict[str, str]:
+    """Each PV field's finding codes, space-separated, sorted."""
+    by_field: dict[str, set[str]] = {}
+    for f in findings:
+        for name in f.fields:
+            by_field.setdefault(name, set()).add(f.code)
+    return {name: " ".join(sorted(codes)) for name, codes in by_field.items()}
 
 
 def station_html(
@@ -71,22 +92,18 @@ def station_html(
 ) -> str:
     """The station's page; ``crops`` maps a field to its paper crop as a ``data:`` URI."""
     mine = sorted((f for f in findings if f.station_id == station_id), key=Finding.sort_key)
-    by_field: dict[str, list[str]] = {}
-    for f in mine:
-        for name in f.fields:
-            by_field.setdefault(name, []).append(f.code)
+    by_field = codes_by_field(mine)
     fields = timeline.fields if timeline is not None else {}
-    starts = [s.start_ms for ink in fields.values() for s in ink]
-    late_ms = statistics.median(starts) + 10 * 60_000 if starts else None
+    late_ms = late_after(timeline)
     paper = paper or {}
     crops = crops or {}
     rows = []
-    for name, value in _values(counts):
+    for name, value in pv_rows(counts):
         reading = paper.get(name)
         read = "" if reading is None else f"{esc(reading.value or '—')} ({reading.confidence:.0%})"
         crop = crops.get(name)
         image = f'<img alt="paper crop" src="{esc(crop)}">' if crop else ""
-        codes = " ".join(sorted(set(by_field.get(name, []))))
+        codes = by_field.get(name, "")
         rows.append(
             f"<tr><td>{esc(field_label(name))}<br><code>{esc(name)}</code></td>"
             f'<td class="n">{esc(value)}</td><td>{ink_svg(fields.get(name, Ink(())), late_ms)}</td>'

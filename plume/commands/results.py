@@ -6,7 +6,7 @@ lists the findings; it exits 1 when any finding has error severity.
 ``plume results report FILE --out DIR [--pdf] [--stations]`` writes
 ``national.html`` and one ``departement-<code>.html`` per département (and
 ``.pdf`` twins; with ``--stations`` one ``station-<id>.html`` each, with the
-ink and the paper crops).
+ink and the paper crops, and its ``.pdf`` twin with ``--pdf``).
 ``plume results export-cdf FILE --out results.xml --status STATUS`` writes
 the NIST SP 1500-100 export. The file format (``plume-results`` v1) is in
 docs/reports.md.
@@ -29,6 +29,7 @@ from reconciliation.paper import PaperReading
 from reconciliation.report_html import departement_html, national_html
 from reconciliation.report_pdf import area_pdf
 from reconciliation.report_station import station_html
+from reconciliation.report_station_pdf import station_pdf
 from reconciliation.results_file import ResultsFile, parse_results
 from reconciliation.summary import summarise
 from reconciliation.tallies import by_departement
@@ -172,16 +173,26 @@ def _report(args: argparse.Namespace) -> int:
     if args.stations:
         try:
             for s in results.stations:
-                pages[f"station-{s.tally.station_id}.html"] = station_html(
+                crops = _crops(args.file.parent, s.paper or {})
+                station = {"timeline": s.timeline, "paper": s.paper, **common}
+                sid = s.tally.station_id
+                pages[f"station-{sid}.html"] = station_html(
                     e.name,
-                    s.tally.station_id,
+                    sid,
                     s.tally.counts,
                     findings,
-                    timeline=s.timeline,
-                    paper=s.paper,
-                    crops=_crops(args.file.parent, s.paper or {}),
-                    **common,
+                    crops={k: _data_uri(name, data) for k, (name, data) in crops.items()},
+                    **station,
                 )
+                if args.pdf:
+                    pages[f"station-{sid}.pdf"] = station_pdf(
+                        e.name,
+                        sid,
+                        s.tally.counts,
+                        findings,
+                        crops={k: data for k, (_, data) in crops.items()},
+                        **station,
+                    )
         except ReconciliationError as exc:
             return _fail(str(exc))
     if args.pdf:
@@ -213,24 +224,28 @@ def _report(args: argparse.Namespace) -> int:
 _IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
-def _crops(folder: Path, paper: Mapping[str, PaperReading]) -> dict[str, str]:
-    """Each paper crop named in the file, read and embedded as a ``data:`` URI."""
+def _crops(folder: Path, paper: Mapping[str, PaperReading]) -> dict[str, tuple[str, bytes]]:
+    """Each paper crop named in the file: (its name, its bytes), by field."""
     out = {}
     for name, reading in paper.items():
         if reading.crop is None:
             continue
         path = folder / reading.crop
-        kind = _IMAGE_TYPES.get(path.suffix.lower())
-        if kind is None:
+        if path.suffix.lower() not in _IMAGE_TYPES:
             raise ReconciliationError(f"paper crop {reading.crop}: name a .png or .jpg image")
         try:
-            data = path.read_bytes()
+            out[name] = (reading.crop, path.read_bytes())
         except OSError as exc:
             raise ReconciliationError(
                 f"cannot read paper crop {reading.crop}: {exc.strerror or exc}"
             ) from None
-        out[name] = f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
     return out
+
+
+def _data_uri(name: str, data: bytes) -> str:
+    """A crop embedded in a page as a ``data:`` URI (its type from its name's suffix)."""
+    kind = _IMAGE_TYPES[Path(name).suffix.lower()]
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _export(args: argparse.Namespace) -> int:

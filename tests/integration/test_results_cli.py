@@ -163,8 +163,11 @@ def test_report_writes_self_contained_pages(files: dict[str, Path]) -> None:
 
 def test_station_pages_show_ink_and_paper(files: dict[str, Path]) -> None:
     out = files["folder"] / "stations"
-    proc = plume("report", files["faulty"], "--out", out, "--stations")
+    proc = plume("report", files["faulty"], "--out", out, "--stations", "--pdf")
     assert proc.returncode == 0, proc.stderr
+    pdf = (out / f"station-{files['late']}.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and b"(F.503) Tj" in pdf and b"(F.301) Tj" in pdf
+    assert b"/Subtype /Image" in pdf and b".690196 0 .12549 RG" in pdf  # crop; late ink red
     late = (out / f"station-{files['late']}.html").read_text(encoding="utf-8")
     assert late.count("<polyline") > 20 and 'stroke="#b00020"' in late  # late ink in red
     assert "F.503" in late and "F.301" in late
