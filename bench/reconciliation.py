@@ -116,29 +116,13 @@ class PaperStats:
 
 #: An uncertain paper reading that agrees with the pen still goes to review (W.302)
 #: when a reading that disagrees has at least this probability.
-DOUBT = 0.05
 
 
-def _number(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
-
-
-def as_paper_reading(reading: Reading, pen: str | None, threshold: float) -> PaperReading:
-    """What the pen-against-paper rule is given for one field read from the scan.
-
-    The rule compares values only, so an uncertain reading that happens to agree
-    with the pen would pass unseen even when the reader gave a different figure a
-    fair chance (a 1 barred into a 7 that it read as 141 at 40%, 741 at 39%). Such a
-    field is given the likeliest disagreeing reading with its probability (never
-    above the reading's own, so below the threshold: W.302, review), never an error.
-    """
-    value = _number(reading.text)
-    agrees = value is not None and pen is not None and value == _number(pen)
-    if agrees and reading.confidence < threshold:
-        for text, p in reading.alternatives:
-            if p >= DOUBT and _number(text) != value:
-                return PaperReading(text, min(p, reading.confidence))
-    return PaperReading(reading.text or None, reading.confidence)
+def as_paper_reading(reading: Reading) -> PaperReading:
+    """What the pen-against-paper rule is given for one field read from the scan: the
+    reading with its alternatives (an uncertain agreement with a fair disagreeing
+    alternative goes to review: reconciliation.paper)."""
+    return PaperReading(reading.text or None, reading.confidence, None, reading.alternatives)
 
 
 def paper_readings(
@@ -164,13 +148,7 @@ def paper_readings(
         {k: PaperReading(f.reading.text or None, f.reading.confidence) for k, f in fields.items()},
         threshold,
     )
-    pen = dict(run.pv_counts("written").counts())
-    return {
-        name: as_paper_reading(
-            f.reading, None if pen.get(name) is None else str(pen[name]), threshold
-        )
-        for name, f in fields.items()
-    }
+    return {name: as_paper_reading(f.reading) for name, f in fields.items()}
 
 
 def per_station(args: argparse.Namespace) -> dict[str, object]:

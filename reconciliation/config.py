@@ -50,6 +50,9 @@ class ReconciliationConfig:
     """W.506: ink dated this long after the poll closes (or after receipt) is impossible."""
     paper_confidence: float = 0.9
     """F.301 when the paper's reading differs with at least this confidence; below: W.302."""
+    paper_doubt: float = 0.05
+    """W.302 when an uncertain paper reading agrees with the pen but an alternative
+    reading that disagrees has at least this probability."""
     outlier_z: float = 3.5
     """W.601/W.602: |modified z-score| above this is an outlier (Iglewicz and Hoaglin 1993)."""
     min_peers: int = 10
@@ -79,6 +82,7 @@ class ReconciliationConfig:
             "missing_ballots_ratio",
             "overlap_share",
             "paper_confidence",
+            "paper_doubt",
         ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:

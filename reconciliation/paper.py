@@ -32,10 +32,13 @@ class PaperReading:
     """The reader's confidence in ``value``, 0 to 1 (a person reading it: 1)."""
     crop: str | None = None
     """Where the field's image on the scan is (path or id), for the person who checks."""
+    alternatives: tuple[tuple[str, float], ...] = ()
+    """Other readings the reader gave, with their probabilities (any order)."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.confidence <= 1.0:
-            raise ReconciliationError(f"paper confidence {self.confidence} is not in [0, 1]")
+        for c in (self.confidence, *(p for _, p in self.alternatives)):
+            if not 0.0 <= c <= 1.0:
+                raise ReconciliationError(f"paper confidence {c} is not in [0, 1]")
 
 
 def _pen_values(counts: PvCounts) -> dict[str, str | None]:
@@ -52,6 +55,20 @@ def _same(field_id: str, paper: str, pen: str) -> bool:
     if field_id != "closing_time" and a.isdigit() and b.lstrip("-").isdigit():
         return int(a) == int(b)
     return a == b
+
+
+def _doubt(
+    name: str, reading: PaperReading, written: str, config: ReconciliationConfig
+) -> tuple[str, float] | None:
+    """An uncertain reading that agrees with the pen, when the reader gave a different
+    figure a fair chance (a 1 barred into a 7 read as 141 at 40%, 741 at 39%): that
+    figure, at no more than the reading's own confidence, so a person looks (W.302)."""
+    if reading.confidence >= config.paper_confidence:
+        return None
+    for text, p in sorted(reading.alternatives, key=lambda a: -a[1]):
+        if p >= config.paper_doubt and not _same(name, text, written):
+            return text, min(p, reading.confidence)
+    return None
 
 
 def check_paper(
@@ -72,19 +89,25 @@ def check_paper(
         if reading.value is None or written is None:
             continue
         if _same(name, reading.value, written):
-            continue
+            doubt = _doubt(name, reading, written, config)
+            if doubt is None:
+                continue
+            shown, confidence = doubt
+        else:
+            shown, confidence = reading.value, reading.confidence
         ink = timeline.fields.get(name) if timeline is not None else None
         last = max((s.end_ms for s in ink), default=None) if ink else None
         at = "" if last is None else f" (last ink at {clock(last)})"
         evidence: dict[str, EvidenceValue] = {
             "pen": written,
-            "paper": reading.value,
-            "confidence": reading.confidence,
+            "paper": shown,
+            "read": reading.value,
+            "confidence": confidence,
             "crop": reading.crop,
             "pen_last_ms": last,
             "threshold": config.paper_confidence,
         }
-        code = "F.301" if reading.confidence >= config.paper_confidence else "W.302"
+        code = "F.301" if confidence >= config.paper_confidence else "W.302"
         out.append(
             rule(code).finding(
                 station_id,
@@ -92,10 +115,10 @@ def check_paper(
                 evidence,
                 label=field_label(name),
                 field=name,
-                paper=reading.value,
+                paper=shown,
                 pen=written,
                 at=at,
-                confidence=100 * reading.confidence,
+                confidence=100 * confidence,
             )
         )
     return out

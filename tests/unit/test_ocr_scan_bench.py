@@ -1,38 +1,50 @@
-"""How bench/reconciliation hands scan readings to the pen-against-paper rule."""
+"""Uncertain paper readings that agree with the pen: the rule looks at the alternatives."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.reconciliation import DOUBT, as_paper_reading
-from ocr import Reading
+from reconciliation import DEFAULT_CONFIG, PvCounts
+from reconciliation.paper import PaperReading, check_paper
 
-THRESHOLD = 0.9
+THRESHOLD = DEFAULT_CONFIG.paper_confidence
+DOUBT = DEFAULT_CONFIG.paper_doubt
+
+
+def counts(signatures: int) -> PvCounts:
+    return PvCounts(
+        signatures=signatures, ballots=None, blank=None, spoiled=None, valid=None,
+        candidates=(), contributions=None, closing_time=None,
+    )  # fmt: skip
 
 
 def test_an_uncertain_agreement_goes_to_review_with_the_disagreeing_reading() -> None:
-    r = Reading("141", 0.40, (("141", 0.40), ("741", 0.39), ("101", 0.03)))
-    got = as_paper_reading(r, "141", THRESHOLD)
-    assert (got.value, got.confidence) == ("741", 0.39)
+    r = PaperReading("141", 0.40, alternatives=(("141", 0.40), ("741", 0.39), ("101", 0.03)))
+    (f,) = check_paper(counts(141), {"signatures": r}, "s")
+    assert f.code == "W.302"
+    assert (f.evidence["paper"], f.evidence["confidence"], f.evidence["read"]) == (
+        "741",
+        0.39,
+        "141",
+    )
 
 
-def test_a_confident_agreement_is_passed_as_read() -> None:
-    r = Reading("141", 0.95, (("141", 0.95), ("741", 0.04)))
-    got = as_paper_reading(r, "141", THRESHOLD)
-    assert (got.value, got.confidence) == ("141", 0.95)
+def test_a_confident_agreement_raises_nothing() -> None:
+    r = PaperReading("141", 0.95, alternatives=(("141", 0.95), ("741", 0.04)))
+    assert check_paper(counts(141), {"signatures": r}, "s") == []
 
 
-def test_a_disagreement_is_passed_as_read() -> None:
-    r = Reading("741", 0.6, (("741", 0.6), ("141", 0.3)))
-    got = as_paper_reading(r, "141", THRESHOLD)
-    assert (got.value, got.confidence) == ("741", 0.6)
+def test_a_confident_disagreement_is_an_error() -> None:
+    r = PaperReading("741", 0.95, alternatives=(("741", 0.95), ("141", 0.03)))
+    (f,) = check_paper(counts(141), {"signatures": r}, "s")
+    assert f.code == "F.301" and f.evidence["paper"] == "741"
 
 
 def test_leading_zeros_do_not_count_as_a_disagreement() -> None:
-    r = Reading("13", 0.5, (("13", 0.5), ("013", 0.3), ("18", 0.1)))
-    got = as_paper_reading(r, "13", THRESHOLD)
-    assert got.value == "18"
+    r = PaperReading("13", 0.5, alternatives=(("13", 0.5), ("013", 0.3), ("18", 0.1)))
+    (f,) = check_paper(counts(13), {"signatures": r}, "s")
+    assert f.evidence["paper"] == "18"
 
 
 @given(
@@ -40,13 +52,15 @@ def test_leading_zeros_do_not_count_as_a_disagreement() -> None:
     st.floats(0.0, 1.0),
     st.lists(st.tuples(st.integers(0, 99_999), st.floats(0.0, 1.0)), max_size=4),
 )
-def test_never_a_confident_value_the_reader_did_not_give(
+def test_an_agreement_is_never_an_error_nor_a_value_the_reader_did_not_give(
     value: int, conf: float, alts: list[tuple[int, float]]
 ) -> None:
-    r = Reading(str(value), conf, ((str(value), conf), *((str(a), p) for a, p in alts)))
-    got = as_paper_reading(r, str(value), THRESHOLD)
-    if got.value != str(value):
-        assert conf < THRESHOLD and got.confidence <= conf
-        assert got.value in {a for a, p in r.alternatives if p >= DOUBT}
-    else:
-        assert got.confidence == conf
+    alternatives = ((str(value), conf), *((str(a), p) for a, p in alts))
+    r = PaperReading(str(value), conf, alternatives=alternatives)
+    found = check_paper(counts(value), {"signatures": r}, "s")
+    for f in found:
+        assert f.code == "W.302" and conf < THRESHOLD
+        assert f.evidence["confidence"] <= conf
+        assert f.evidence["paper"] in {a for a, p in alternatives if p >= DOUBT}
+    if conf >= THRESHOLD:
+        assert found == []
