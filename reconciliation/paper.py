@@ -101,12 +101,13 @@ def check_paper(
         evidence: dict[str, EvidenceValue] = {
             "pen": written,
             "paper": shown,
-            "read": reading.value,
             "confidence": confidence,
             "crop": reading.crop,
             "pen_last_ms": last,
             "threshold": config.paper_confidence,
         }
+        if shown != reading.value:
+            evidence["read"] = reading.value  # the doubt: what the reader chose first
         code = "F.301" if confidence >= config.paper_confidence else "W.302"
         out.append(
             rule(code).finding(
