@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng)
+# Chromium: only the browser tests of the HTML reports use it (tests/e2e).
+DEV_PACKAGES=(chromium)
+[ "${PLUME_NO_BROWSER:-}" = 1 ] || SYSTEM_PACKAGES+=("${DEV_PACKAGES[@]}")
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
