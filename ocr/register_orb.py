@@ -46,7 +46,13 @@ RATIO = 0.8
 MIN_INLIERS = 40
 #: Refinement: resolution, patch side and spacing (mm), least correlation, fewest patches.
 REFINE_PX_PER_MM = 8.0
-PATCH_MM = 12.0
+#: The last refinement pass must move the boxes less than this (mm): converged.
+CONVERGED_MM = 0.3
+#: Refinement passes: (patch side, search +-) in mm, coarse to fine. The first, wide
+#: pass takes the feature fit (off by up to about 8 mm at the page's edges) in.
+SCHEDULE = ((24.0, 9.0), (16.0, 4.0), (12.0, 2.0), (12.0, 1.0))
+#: Most repeats of the finest pass.
+FINAL_PASSES = 3
 STEP_MM = 10.0
 MIN_CORRELATION = 0.6
 MIN_PATCHES = 12
@@ -164,9 +170,37 @@ def register_by_features(flat: Image, layout: FormLayout) -> tuple[Matrix, int]:
         )
     # template px -> small px, as page mm -> image px
     h = _scale(1 / shrink) @ np.asarray(fitted, np.float64) @ _scale(TEMPLATE_PX_PER_MM)
-    h, _ = refine(flat, layout, h / h[2, 2], 4.0)
-    h, n_patches = refine(flat, layout, h, 1.0)
+    h = h / h[2, 2]
+    n_patches, moved = 0, np.inf
+    for patch_mm, search_mm in SCHEDULE:
+        h, n_patches = refine(flat, layout, h, search_mm, patch_mm)
+    for _ in range(FINAL_PASSES):  # the finest pass again, until it stops moving the page
+        before = h
+        h, n_patches = refine(flat, layout, h, SCHEDULE[-1][1], SCHEDULE[-1][0])
+        moved = _moved_mm(before, h, layout)
+        if moved <= CONVERGED_MM / 4:
+            break
+    if n_patches < MIN_PATCHES or moved > CONVERGED_MM:
+        raise FormNotFound(
+            f"form {layout.name} was found without its marks but not precisely enough to cut "
+            f"its boxes (the last refinement moved it by {moved:.2f} mm, {n_patches} patches "
+            "agree); rescan the sheet"
+        )
     return h, n_patches
+
+
+def _moved_mm(a: Matrix, b: Matrix, layout: FormLayout) -> float:
+    """Largest distance (mm, at ``b``'s scale) between where ``a`` and ``b`` put a box corner."""
+    pts = np.array(
+        [(x, y, 1.0) for box in layout.boxes for x in (box.rect.x, box.rect.right)
+         for y in (box.rect.y, box.rect.bottom)]
+    )  # fmt: skip
+    if not len(pts):
+        return 0.0
+    pa, pb = pts @ a.T, pts @ b.T
+    dist = np.hypot(*(pa[:, :2] / pa[:, 2:] - pb[:, :2] / pb[:, 2:]).T)
+    px_per_mm = float(np.sqrt(abs(np.linalg.det(b[:2, :2]))))
+    return float(dist.max()) / max(px_per_mm, 1e-9)
 
 
 def _warp(flat: Image, h: Matrix, layout: FormLayout, k: float) -> Image:
@@ -182,10 +216,11 @@ def _warp(flat: Image, h: Matrix, layout: FormLayout, k: float) -> Image:
     return np.asarray(out, np.uint8)
 
 
-def _anchors(layout: FormLayout, k: float) -> list[tuple[int, int]]:
+@cache
+def _anchors(layout: FormLayout, k: float, patch_mm: float) -> list[tuple[int, int]]:
     """Centres (template px at ``k``) of the patches used to refine: printed detail, no QR."""
     tpl = template(layout, k, text=False)
-    half, step = round(PATCH_MM / 2 * k), round(STEP_MM * k)
+    half, step = round(patch_mm / 2 * k), round(STEP_MM * k)
     skip = None
     if layout.station is not None:
         q = layout.station.qr
@@ -195,8 +230,8 @@ def _anchors(layout: FormLayout, k: float) -> list[tuple[int, int]]:
         for cx in range(half + step // 2, tpl.shape[1] - half, step):
             if (
                 skip
-                and skip[0] - PATCH_MM / 2 <= cx / k <= skip[2] + PATCH_MM / 2
-                and (skip[1] - PATCH_MM / 2 <= cy / k <= skip[3] + PATCH_MM / 2)
+                and skip[0] - patch_mm / 2 <= cx / k <= skip[2] + patch_mm / 2
+                and (skip[1] - patch_mm / 2 <= cy / k <= skip[3] + patch_mm / 2)
             ):
                 continue
             patch = tpl[cy - half : cy + half + 1, cx - half : cx + half + 1]
@@ -223,7 +258,9 @@ def _peak(res: npt.NDArray[np.float32], guard: int) -> tuple[float, float, float
     return x + dx, y + dy, float(top)
 
 
-def refine(flat: Image, layout: FormLayout, h: Matrix, search_mm: float) -> tuple[Matrix, int]:
+def refine(
+    flat: Image, layout: FormLayout, h: Matrix, search_mm: float, patch_mm: float = 12.0
+) -> tuple[Matrix, int]:
     """``h`` corrected by matching patches of the form where ``h`` puts them (+- ``search_mm``).
 
     Each patch of printed detail (:func:`_anchors`) of the template is looked
@@ -234,9 +271,9 @@ def refine(flat: Image, layout: FormLayout, h: Matrix, search_mm: float) -> tupl
     k = REFINE_PX_PER_MM
     tpl = template(layout, k, text=False)
     page = _warp(flat, h, layout, k)
-    half, margin = round(PATCH_MM / 2 * k), round(search_mm * k)
+    half, margin = round(patch_mm / 2 * k), round(search_mm * k)
     src, dst = [], []
-    for cx, cy in _anchors(layout, k):
+    for cx, cy in _anchors(layout, k, patch_mm):
         y0, y1 = cy - half - margin, cy + half + margin + 1
         x0, x1 = cx - half - margin, cx + half + margin + 1
         if y0 < 0 or x0 < 0 or y1 > page.shape[0] or x1 > page.shape[1]:
