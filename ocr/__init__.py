@@ -13,7 +13,10 @@ whole comb when ``boxes`` gives its cells), ``count``, ``postcode``,
 A scanned paper form (``ocr.scan``): ``read_scan(image, layout)`` registers
 the page on its printed marks and reads every count field, each as a
 ``ScannedField(reading, crop)``; ``register(image, layout)`` alone gives the
-homography from page millimetres to image pixels.
+homography from page millimetres to image pixels (on the printed marks, or
+on the printed form's features when the marks are damaged);
+``read_page(image, layout, expected_station=...)`` adds the registration and
+the station id printed on the sheet (QR code, else text) as a ``ScannedPage``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from ocr.errors import (
     FormNotFound,
     OcrError,
     ScanError,
+    StationIdMismatch,
+    StationIdUnreadable,
     UnknownEngine,
     UnsupportedKind,
 )
@@ -40,6 +45,8 @@ from ocr.model import Classifier
 from ocr.online import read_count
 from ocr.reading import Reading
 from ocr.scan import Registration, ScannedField, read_scan, register
+from ocr.scan_id import StationId
+from ocr.scan_page import ScannedPage, read_page
 
 __all__ = [
     "ENGINES",
@@ -52,8 +59,13 @@ __all__ = [
     "Registration",
     "ScanError",
     "ScannedField",
+    "ScannedPage",
+    "StationId",
+    "StationIdMismatch",
+    "StationIdUnreadable",
     "UnsupportedKind",
     "read",
+    "read_page",
     "read_scan",
     "register",
 ]
@@ -114,6 +126,10 @@ def read(
         from ocr import _tesseract
 
         return _tesseract.read(ink, kind)
+    return _read_plume(ink, kind, cells)
+
+
+def _read_plume(ink: list[FloatArray], kind: str, cells: list[Box] | None) -> Reading:
     if kind == "checkbox":
         return read_checkbox(ink)
     if kind == "count":
