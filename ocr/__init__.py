@@ -43,6 +43,7 @@ from ocr.features import FloatArray
 from ocr.fields import CELL_KIND, read_comb
 from ocr.model import Classifier
 from ocr.online import read_count
+from ocr.overwriting import assess, flagged
 from ocr.reading import Reading
 from ocr.scan import Registration, ScannedField, read_scan, register
 from ocr.scan_id import StationId
@@ -89,6 +90,8 @@ SUPPORTED = KINDS
 CHAR_KINDS = ("digit", "upper", "lower", "email_char")
 #: Recognition engines: ours, and Tesseract on rendered ink as the named baseline.
 ENGINES = ("plume", "tesseract")
+#: Kinds whose ink is checked for scribbles and crossings-out (:mod:`ocr.overwriting`).
+OVERWRITTEN_KINDS = ("digit", "count", "postcode", "phone", "checkbox")
 #: Kinds the Tesseract baseline reads.
 TESSERACT_KINDS = ("digit", "count")
 
@@ -110,7 +113,9 @@ def read(
     its boxes rather than by the gaps in the ink, and a one-character box uses
     its rectangle to tell ``.``, ``-`` and ``_`` apart. Returns the best text,
     its calibrated confidence and ranked alternatives. Empty ink reads as ""
-    with confidence 1 (a checkbox: not ticked).
+    with confidence 1 (a checkbox: not ticked). Digit fields, counts and
+    checkboxes that are scribbled over or crossed out (:mod:`ocr.overwriting`)
+    keep at most 0.2 of confidence and say so in ``flags``.
     """
     if engine not in ENGINES:
         raise UnknownEngine(engine, ENGINES)
@@ -126,7 +131,10 @@ def read(
         from ocr import _tesseract
 
         return _tesseract.read(ink, kind)
-    return _read_plume(ink, kind, cells)
+    reading = _read_plume(ink, kind, cells)
+    if kind in OVERWRITTEN_KINDS:
+        reading = flagged(reading, assess(ink, "checkbox" if kind == "checkbox" else "digit"))
+    return reading
 
 
 def _read_plume(ink: list[FloatArray], kind: str, cells: list[Box] | None) -> Reading:

@@ -94,7 +94,11 @@ def test_checkbox_more_ink_is_never_less_ticked(
     assert ticked_probability([bigger]) >= ticked_probability([stroke]) - 1e-12
     r = read([stroke], "checkbox")
     assert {t for t, _ in r.alternatives} == {"", "x"}
-    assert abs(sum(p for _, p in r.alternatives) - 1.0) < 1e-9
+    total = sum(p for _, p in r.alternatives)
+    if r.flags:  # a blackened box (ocr.overwriting): neither reading is trusted
+        assert r.confidence <= 0.2 and total <= 1.0
+    else:
+        assert abs(total - 1.0) < 1e-9
     assert r.alternatives[0][1] >= r.alternatives[1][1]
 
 
