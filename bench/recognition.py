@@ -18,8 +18,12 @@ held-out digits rendered as images, as the named baseline. ``contact``: whole
 contact forms written by the simulator (real UNIPEN glyphs of its bank, whose
 writers the shipped models saw in training: a regression figure, not a
 held-out one) read field by field with the shipped models and the comb boxes.
+``tesseract`` (no training): ``--tesseract`` digits per contributor of UNIPEN
+1a and as many synthetic counts, rendered and read by Tesseract under each
+page-segmentation mode (7, 8, 10, 13) with and without the digit whitelist,
+and as ``engine="tesseract"`` reads them (the most confident of the eight).
 
-    python bench/recognition.py [--kinds digit,upper,lower,email_char,contact] [--quick]
+    python bench/recognition.py [--kinds digit,upper,lower,email_char,contact,tesseract] [--quick]
 
 ``--quick`` (a few minutes): one MLP per fold, one augmented copy, 8 epochs,
 contributors held out in 3 groups, fewer counts, Tesseract and contact forms.
@@ -38,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, write_json
-from ocr import read
+from ocr import _tesseract, read
 from ocr.charsets import CHARSETS
 from ocr.model import Classifier, softmax
 from ocr.online import read_count
@@ -54,7 +58,7 @@ from ocr.train import (
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ERROR = 0.001
-KINDS = ("digit", "upper", "lower", "email_char", "contact")
+KINDS = ("digit", "upper", "lower", "email_char", "contact", "tesseract")
 HEADERS = ["held out", "n", "top-1", "err@95%cov", "cov@<=0.1%err", "mean conf"]
 
 
@@ -206,7 +210,8 @@ def digits(args: argparse.Namespace) -> dict[str, Any]:
         if args.tesseract:
             pick = rng.choice(np.flatnonzero(held), min(args.tesseract, int(held.sum())), False)
             start = time.perf_counter()
-            reads = [read(as_ink(samples[i]), "digit", engine="tesseract") for i in pick]
+            per_config = _tesseract.read_many([as_ink(samples[i]) for i in pick], "digit")
+            reads = [_tesseract.combine(c, "digit") for c in per_config]
             tess_s += time.perf_counter() - start
             t_ok = np.array([r.text == samples[i].label for r, i in zip(reads, pick, strict=True)])
             tess_ok.append(t_ok)
@@ -289,6 +294,67 @@ def contact(args: argparse.Namespace) -> dict[str, Any]:
     return {"fields": out, "ms_per_field": ms}
 
 
+def tesseract(args: argparse.Namespace) -> dict[str, Any]:
+    """Tesseract on rendered UNIPEN digits and synthetic counts, per configuration."""
+    rng = np.random.default_rng(args.seed)
+    per_fold = args.tesseract or 100  # --quick sets 0 (no baseline column in the digit kind)
+    samples = load_charset(args.data, CHARSETS["digit"])
+    by_contributor: dict[str, list[Sample]] = {}
+    for sample in samples:
+        by_contributor.setdefault(sample.contributor, []).append(sample)
+    names = [f"psm {psm}{' digits' if wl else ''}" for psm, wl in _tesseract.CONFIGS]
+    out: dict[str, Any] = {"configs": names, "folds": []}
+    totals: dict[str, dict[str, list[bool]]] = {"digit": {}, "count": {}}
+    rows: list[list[str]] = []
+    start, n_read = time.perf_counter(), 0
+    for c in sorted(by_contributor):
+        pool = by_contributor[c]
+        pick = [pool[int(i)] for i in rng.choice(len(pool), min(per_fold, len(pool)), False)]
+        by_writer: dict[str, list[Sample]] = {}
+        for sample in pool:
+            by_writer.setdefault(sample.writer, []).append(sample)
+        writers = sorted(w for w, v in by_writer.items() if len(v) >= 5)
+        counts = []
+        for _ in range(per_fold):
+            own = by_writer[writers[int(rng.integers(len(writers)))]]
+            n = int(rng.integers(1, 6))
+            counts.append(synth_count([own[int(j)] for j in rng.choice(len(own), n)], rng))
+        fold: dict[str, Any] = {"contributor": c}
+        for kind, truth, inks in (
+            ("digit", [s.label for s in pick], [as_ink(s) for s in pick]),
+            ("count", [t for t, _ in counts], [ink for _, ink in counts]),
+        ):
+            per_config = _tesseract.read_many(inks, kind)
+            n_read += len(inks)
+            ok = {
+                name: [r[k][0] == t for r, t in zip(per_config, truth, strict=True)]
+                for k, name in enumerate(names)
+            }
+            ok["best of 8"] = [
+                _tesseract.combine(r, kind).text == t
+                for r, t in zip(per_config, truth, strict=True)
+            ]
+            ok["any right"] = [
+                any(x[0] == t for x in r) for r, t in zip(per_config, truth, strict=True)
+            ]
+            fold[kind] = {k: float(np.mean(v)) for k, v in ok.items()}
+            for k, v in ok.items():
+                totals[kind].setdefault(k, []).extend(v)
+            rows.append([c, kind, f"{len(inks)}", *(f"{np.mean(v):.0%}" for v in ok.values())])
+        out["folds"].append(fold)
+        print(f"  {c}: digit best of 8 {fold['digit']['best of 8']:.2f}", flush=True)
+    for kind in ("digit", "count"):
+        n = len(totals[kind]["best of 8"])
+        rows.append(["all", kind, f"{n}", *(f"{np.mean(v):.1%}" for v in totals[kind].values())])
+        out[kind] = {k: float(np.mean(v)) for k, v in totals[kind].items()}
+    ms = (time.perf_counter() - start) / max(n_read, 1) * 1000
+    print("\ntesseract top-1 on rendered UNIPEN 1a digits and synthetic 1-5 digit counts")
+    print_table(["contributor", "kind", "n", *names, "best of 8", "any right"], rows)
+    print(f"{ms:.0f} ms per field for all 8 configurations (image lists, one process each)")
+    out["ms_per_field_all_configs"] = ms
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/handwriting")
@@ -300,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=MEMBERS, help="MLPs in the ensemble")
     parser.add_argument("--folds", type=int, default=0, help="contributor groups; 0: one each")
     parser.add_argument("--counts", type=int, default=300, help="synthetic counts per fold")
-    parser.add_argument("--tesseract", type=int, default=100, help="digits per fold; 0: skip")
+    parser.add_argument(
+        "--tesseract", type=int, default=100, help="digits (and counts) per fold; 0: skip"
+    )
     parser.add_argument("--forms", type=int, default=100, help="simulated contact forms")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     args = parser.parse_args(argv)
@@ -318,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             out[kind] = digits(args)
         elif kind == "contact":
             out[kind] = contact(args)
+        elif kind == "tesseract":
+            out[kind] = tesseract(args)
         else:
             out[kind] = characters(kind, args)
         print(f"({kind}: {time.perf_counter() - t0:.0f} s)", flush=True)

@@ -48,6 +48,12 @@ BASE_SHARE = 0.3
 PEAKS = ((2.0, 1.0, 0.38), (8.5, 0.9, 0.32))
 #: Page-address segment of the simulated election's contact sheets.
 CONTACT_SEGMENT = 71
+#: Mobile ranges allocated in France (ARCEP plan, as libphonenumber's metadata has
+#: them): a simulated voter's number is one a real voter could have.
+MOBILE_PREFIXES = (
+    *("060", "061", "062", "064", "065", "066", "067", "068"),
+    *("073", "074", "075", "076", "077", "078", "079"),
+)
 CONTACT_FIELDS = ("last_name", "first_name", "email", "phone", "postcode")
 
 FIRST_NAMES = (
@@ -183,7 +189,7 @@ def contact_values(
         "last_name": last,
         "first_name": first,
         "email": email,
-        "phone": f"0{rng.choice([6, 7])}{int(rng.integers(0, 10**8)):08d}",
+        "phone": f"{rng.choice(MOBILE_PREFIXES)}{int(rng.integers(0, 10**7)):07d}",
         "postcode": str(rng.choice(station.postcodes)),
         "consent_email": bool(rng.random() < 0.8),
         "consent_sms": bool(rng.random() < 0.45),

@@ -8,12 +8,16 @@ lands rotated (up to 3 degrees), shifted and a little skewed (a projective
 warp), the optics blur, the sensor adds noise, the light is uneven, and the
 result goes through JPEG. The :class:`Scan` returns the image with the
 ground truth: the homography from page millimetres to image pixels, so the
-recognition issue can check its registration on the marks.
+recognition issue can check its registration on the marks. ``stains``
+(:class:`Stain`: an ink blot, a coffee ring's dark patch, correction fluid)
+damage the sheet before it is scanned, to test reading a damaged PV: a blot
+over a registration mark or over the station's QR code.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -116,6 +120,38 @@ def render_page(
 
 
 @dataclass(frozen=True, slots=True)
+class Stain:
+    """A mark on the sheet before it is scanned, with an irregular outline."""
+
+    cx: float
+    cy: float
+    """Centre, page millimetres."""
+    radius: float
+    """Mean radius, millimetres (the outline wanders about 25% around it)."""
+    gray: int = 25
+    """25: an ink blot; 255: correction fluid or paper torn off and left white."""
+    seed: int = 0
+
+
+def stain_page(page: Image, stains: Sequence[Stain], dpi: float) -> Image:
+    """``page`` with each stain painted on it (a filled, lobed outline)."""
+    out = page.copy()
+    k = dpi / MM_PER_INCH
+    for st in stains:
+        rng = np.random.default_rng(st.seed)
+        theta = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+        r = np.ones_like(theta)
+        for lobe in range(2, 6):
+            r += rng.uniform(0.02, 0.1) * np.cos(lobe * theta + rng.uniform(0, 2 * np.pi))
+        pts = np.column_stack(
+            [st.cx + st.radius * r * np.cos(theta), st.cy + st.radius * r * np.sin(theta)]
+        )
+        poly = np.round(pts * k * (1 << _SHIFT)).astype(np.int32).reshape(-1, 1, 2)
+        cv2.fillPoly(out, [poly], int(st.gray), cv2.LINE_AA, _SHIFT)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class ScanDefects:
     """How bad the scanner is; each draw is uniform in ``[-max, max]`` or ``[lo, hi]``."""
 
@@ -160,10 +196,13 @@ def scan(
     dpi: float = 200,
     seed: int = 0,
     defects: ScanDefects = ScanDefects(),
+    stains: Sequence[Stain] = (),
 ) -> Scan:
-    """The paper (form and ``ink``) as a scanner returns it, seeded."""
+    """The paper (form, ``ink`` and ``stains``) as a scanner returns it, seeded."""
     rng = np.random.default_rng(seed)
     page = render_page(layout, station_id=station_id, ink=ink, dpi=dpi)
+    if stains:
+        page = stain_page(page, stains, dpi)
     h, w = page.shape
     k = dpi / MM_PER_INCH
     d = defects
@@ -203,8 +242,21 @@ def scan(
     return Scan(np.asarray(decoded, dtype=np.uint8), jpeg, homography, angle, dpi)
 
 
-def scan_run(run: StationRun, *, dpi: float = 200, seed: int = 0) -> Scan:
+def scan_run(
+    run: StationRun,
+    *,
+    dpi: float = 200,
+    seed: int = 0,
+    defects: ScanDefects = ScanDefects(),
+    stains: Sequence[Stain] = (),
+) -> Scan:
     """The scan of a station's paper PV (the sheet's printed id, the ink on paper)."""
     return scan(
-        load_form("pv"), station_id=run.printed_station_id, ink=run.paper_ink, dpi=dpi, seed=seed
+        load_form("pv"),
+        station_id=run.printed_station_id,
+        ink=run.paper_ink,
+        dpi=dpi,
+        seed=seed,
+        defects=defects,
+        stains=stains,
     )

@@ -13,7 +13,10 @@ whole comb when ``boxes`` gives its cells), ``count``, ``postcode``,
 A scanned paper form (``ocr.scan``): ``read_scan(image, layout)`` registers
 the page on its printed marks and reads every count field, each as a
 ``ScannedField(reading, crop)``; ``register(image, layout)`` alone gives the
-homography from page millimetres to image pixels.
+homography from page millimetres to image pixels (on the printed marks, or
+on the printed form's features when the marks are damaged);
+``read_page(image, layout, expected_station=...)`` adds the registration and
+the station id printed on the sheet (QR code, else text) as a ``ScannedPage``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from ocr.errors import (
     FormNotFound,
     OcrError,
     ScanError,
+    StationIdMismatch,
+    StationIdUnreadable,
     UnknownEngine,
     UnsupportedKind,
 )
@@ -38,8 +43,11 @@ from ocr.features import FloatArray
 from ocr.fields import CELL_KIND, read_comb
 from ocr.model import Classifier
 from ocr.online import read_count
+from ocr.overwriting import assess, flagged
 from ocr.reading import Reading
 from ocr.scan import Registration, ScannedField, read_scan, register
+from ocr.scan_id import StationId
+from ocr.scan_page import ScannedPage, read_page
 
 __all__ = [
     "ENGINES",
@@ -52,8 +60,13 @@ __all__ = [
     "Registration",
     "ScanError",
     "ScannedField",
+    "ScannedPage",
+    "StationId",
+    "StationIdMismatch",
+    "StationIdUnreadable",
     "UnsupportedKind",
     "read",
+    "read_page",
     "read_scan",
     "register",
 ]
@@ -77,6 +90,8 @@ SUPPORTED = KINDS
 CHAR_KINDS = ("digit", "upper", "lower", "email_char")
 #: Recognition engines: ours, and Tesseract on rendered ink as the named baseline.
 ENGINES = ("plume", "tesseract")
+#: Kinds whose ink is checked for scribbles and crossings-out (:mod:`ocr.overwriting`).
+OVERWRITTEN_KINDS = ("digit", "count", "postcode", "phone", "checkbox")
 #: Kinds the Tesseract baseline reads.
 TESSERACT_KINDS = ("digit", "count")
 
@@ -98,7 +113,9 @@ def read(
     its boxes rather than by the gaps in the ink, and a one-character box uses
     its rectangle to tell ``.``, ``-`` and ``_`` apart. Returns the best text,
     its calibrated confidence and ranked alternatives. Empty ink reads as ""
-    with confidence 1 (a checkbox: not ticked).
+    with confidence 1 (a checkbox: not ticked). Digit fields, counts and
+    checkboxes that are scribbled over or crossed out (:mod:`ocr.overwriting`)
+    keep at most 0.2 of confidence and say so in ``flags``.
     """
     if engine not in ENGINES:
         raise UnknownEngine(engine, ENGINES)
@@ -114,6 +131,13 @@ def read(
         from ocr import _tesseract
 
         return _tesseract.read(ink, kind)
+    reading = _read_plume(ink, kind, cells)
+    if kind in OVERWRITTEN_KINDS:
+        reading = flagged(reading, assess(ink, "checkbox" if kind == "checkbox" else "digit"))
+    return reading
+
+
+def _read_plume(ink: list[FloatArray], kind: str, cells: list[Box] | None) -> Reading:
     if kind == "checkbox":
         return read_checkbox(ink)
     if kind == "count":

@@ -7,6 +7,8 @@ logistic function of the log of the pen-down path length: 0.5 at
 falling below 0.01 for a 0.5 mm touch. The curve is set by hand, not fitted:
 no labelled corpus of real stray marks exists here, so the zone of doubt
 (about 0.8 to 3 mm of ink) is deliberately wide and its readings go to review.
+A box blackened by scribbling (to fill it or to cancel a tick) is flagged by
+:mod:`ocr.overwriting` in :func:`ocr.read`, with a low confidence.
 """
 
 from __future__ import annotations

@@ -83,3 +83,27 @@ class FormNotFound(ScanError):
     """The form is not found on the page: blank, another document, marks missing, cut off."""
 
     code = "OCR.402"
+
+
+class StationIdUnreadable(ScanError):
+    """The station identifier printed on a scanned sheet (QR code and text) cannot be read."""
+
+    code = "OCR.403"
+
+
+class StationIdMismatch(ScanError):
+    """The station identifier printed on a scanned sheet is not the station expected."""
+
+    code = "OCR.404"
+
+    def __init__(self, read: str, expected: str, method: str, confidence: float) -> None:
+        how = "its QR code" if method == "qr" else f"its printed text ({confidence:.0%} sure)"
+        super().__init__(
+            f"this sheet is printed for station {read!r} ({how}), not {expected!r}: a sheet "
+            "swapped between stations or a scan filed under the wrong station; check the "
+            "sheet and the station it came from before its counts are used"
+        )
+        self.read = read
+        self.expected = expected
+        self.method = method
+        self.confidence = confidence

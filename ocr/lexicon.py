@@ -3,8 +3,11 @@
 - ``postcode``: one of the 6,201 French postcodes in use
   (``models/postcodes.txt``, from the Base Adresse Nationale's ``codes-postaux``
   4.1.2, MIT, via ../shared/data/geo; notice in ``models/LICENSE-codes-postaux``).
-- ``phone``: ten digits, ``0`` then ``1``-``9`` (French numbering plan, national
-  form).
+- ``phone``: a French number in national form (ten digits, ``0`` then the nine
+  of the national number) that the ``phonenumbers`` package (Google's
+  libphonenumber metadata, the ARCEP numbering plan) holds valid for France:
+  mobiles ``06``/``07`` in their allocated ranges, geographic ``01``-``05``,
+  ``08`` special numbers, ``09`` VoIP.
 - ``email``: exactly one ``@``; a local part of ``a-z 0-9 . _ - +`` that neither
   starts nor ends with a dot nor holds two in a row; a domain of dot-separated
   labels of ``a-z 0-9 -`` ending in a top-level domain of two or more letters.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+
+import phonenumbers
 
 #: Prior weight of a text that breaks its kind's rules (valid texts weigh 1).
 INVALID = 0.01
@@ -58,7 +63,14 @@ COMMON_DOMAINS = frozenset(
     }
 )
 POSTCODES_FILE = Path(__file__).resolve().parent / "models" / "postcodes.txt"
-_PHONE = re.compile(r"0[1-9][0-9]{8}")
+_DIGITS = re.compile(r"[0-9]*")
+#: France's calling code, for numbers checked in national form.
+_FR = 33
+#: National-number digits that decide validity in the French plan (libphonenumber's
+#: patterns end in free digits after at most five): a prefix this long or longer is
+#: possible if it is valid completed with zeros (``tests/unit/test_ocr_fields.py``
+#: checks the assumption against random completions).
+PHONE_DECIDING = 5
 _LOCAL = re.compile(r"[a-z0-9_+-]+(\.[a-z0-9_+-]+)*")
 _DOMAIN = re.compile(r"([a-z0-9-]+\.)+[a-z]{2,}")
 _DIGIT_LETTER = re.compile(r"[0-9][a-z]")
@@ -76,12 +88,34 @@ def _postcode_prefixes() -> frozenset[str]:
     return frozenset(code[:i] for code in postcodes() for i in range(6))
 
 
+def phone_valid(text: str) -> bool:
+    """Whether ``text`` is a valid French number written in national form (10 digits)."""
+    if len(text) != 10 or not text.isdigit() or text[0] != "0" or text[1] == "0":
+        return False
+    number = phonenumbers.PhoneNumber(country_code=_FR, national_number=int(text[1:]))
+    return bool(phonenumbers.is_valid_number_for_region(number, "FR"))
+
+
+@cache
+def _national_prefix_possible(nsn: str) -> bool:
+    """Whether some valid French national number (9 digits) starts with ``nsn``."""
+    if nsn.startswith("0"):
+        return False  # "00" is the international prefix, not a national number
+    if len(nsn) >= PHONE_DECIDING:
+        return phone_valid("0" + nsn.ljust(9, "0"))
+    return any(_national_prefix_possible(nsn + d) for d in "0123456789")
+
+
 def prefix_possible(kind: str, prefix: str) -> bool:
     """Whether some valid text of ``kind`` starts with ``prefix``."""
     if kind == "postcode":
         return prefix in _postcode_prefixes()
     if kind == "phone":
-        return len(prefix) <= 10 and _PHONE.fullmatch((prefix + "0123456789")[:10]) is not None
+        return (
+            len(prefix) <= 10
+            and _DIGITS.fullmatch(prefix) is not None
+            and (prefix == "" or (prefix[0] == "0" and _national_prefix_possible(prefix[1:])))
+        )
     if kind == "email":
         return (
             prefix.count("@") <= 1
@@ -100,7 +134,7 @@ def prior(kind: str, text: str) -> float:
     if kind == "postcode":
         return 1.0 if text in postcodes() else INVALID
     if kind == "phone":
-        return 1.0 if _PHONE.fullmatch(text) else INVALID
+        return 1.0 if phone_valid(text) else INVALID
     if kind == "email":
         local, at, domain = text.partition("@")
         if not at or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):

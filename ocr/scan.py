@@ -7,7 +7,10 @@ millimetres to image pixels with OpenCV, and checks that the form's boxes are
 where it says (a page that is blank, another document or a sheet without
 marks raises a typed :class:`~ocr.errors.ScanError`). A sheet scanned upside
 down is detected (the station QR code is then at the wrong corner) and read
-turned back.
+turned back. When the marks are missing, damaged (a blot the size of a mark
+or more) or do not frame the form, the page is registered on the rest of
+the printed form instead (:mod:`ocr.register_orb`: ORB features matched
+against the form rendered from its layout, refined on its boxes and rules).
 
 :func:`read_scan` then warps the page to the layout's millimetre frame at
 :data:`PX_PER_MM`, and for every ``count`` field cuts each box of its comb,
@@ -33,6 +36,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ocr import register_orb
 from ocr.errors import BadScan, FormNotFound, ModelFileError
 from ocr.model import Classifier, FloatArray
 from ocr.reading import Reading
@@ -51,6 +55,10 @@ CELL_INSET_MM = 0.3
 INK_LEVEL = 125
 #: Ink area (mm^2) under which a box is empty, and over which it surely holds a character.
 EMPTY_MM2 = (0.35, 1.2)
+#: Least evidence (:func:`_form_evidence`) that the form lies where a homography puts it.
+MIN_EVIDENCE = 0.15
+#: Side of a mark found over the side expected there: outside this, the mark is damaged.
+MARK_SIZE = (0.8, 1.25)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +70,11 @@ class Registration:
     upside_down: bool
     """The sheet was scanned turned by 180 degrees (and is read turned back)."""
     marks_px: npt.NDArray[np.float64]
-    """Centres of the marks found, in ``layout.marks`` order, image pixels."""
+    """Centres of the marks found, in ``layout.marks`` order, image pixels (where the
+    homography puts them when the page was registered without them)."""
+    method: str = "marks"
+    """``marks`` (the printed registration marks) or ``features`` (ORB matching of the
+    printed form, :mod:`ocr.register_orb`, when the marks are missing or damaged)."""
 
     def to_pixels(self, x_mm: float, y_mm: float) -> tuple[float, float]:
         v = self.homography @ np.array([x_mm, y_mm, 1.0])
@@ -137,9 +149,11 @@ def register(image: object, layout: FormLayout) -> Registration:
     cands = _mark_candidates(flat)
     big = cands[cands[:, 2] >= 0.6 * cands[0, 2]] if len(cands) else cands
     if len(big) < 4:
-        raise FormNotFound(
+        return _register_without_marks(
+            flat,
+            layout,
             f"found {len(big)} of the {len(layout.marks)} registration marks of form "
-            f"{layout.name}; the sheet may be another document, cut off or badly scanned"
+            f"{layout.name}; the sheet may be another document, cut off or badly scanned",
         )
     page = np.array([(m.cx, m.cy) for m in layout.marks], dtype=np.float64)
     found = _corners(big[:, :2], page)
@@ -154,12 +168,52 @@ def register(image: object, layout: FormLayout) -> Registration:
         reg = Registration(h, flipped, target)
         if best is None or score > best[0]:
             best = (score, reg)
-    if best is None or best[0] < 0.15:
-        raise FormNotFound(
+    if best is None or best[0] < MIN_EVIDENCE:
+        return _register_without_marks(
+            flat,
+            layout,
             f"the marks found do not frame form {layout.name} (its boxes are not where they "
-            "should be); the sheet is another document or too damaged to read"
+            "should be); the sheet is another document or too damaged to read",
+        )
+    if not _marks_whole(big, best[1], layout):
+        return _register_without_marks(
+            flat, layout, f"a registration mark of form {layout.name} is blotted or damaged"
         )
     return best[1]
+
+
+def _marks_whole(cands: FloatArray, reg: Registration, layout: FormLayout) -> bool:
+    """Whether each mark used is the size the homography gives a mark there (a blot over
+    a mark makes it larger and moves its centre, silently, without this check)."""
+    for (mx, my), m in zip(reg.marks_px, layout.marks, strict=True):
+        row = cands[np.argmin(np.hypot(cands[:, 0] - mx, cands[:, 1] - my))]
+        a, b = reg.to_pixels(m.cx - m.size / 2, m.cy), reg.to_pixels(m.cx + m.size / 2, m.cy)
+        expected = float(np.hypot(a[0] - b[0], a[1] - b[1]))
+        side = row[2] if m.shape == "square" else row[2] / np.sqrt(np.pi / 4)
+        if not MARK_SIZE[0] <= side / expected <= MARK_SIZE[1]:
+            return False
+    return True
+
+
+def _register_without_marks(flat: Image, layout: FormLayout, why: str) -> Registration:
+    """The page registered on its printed features (ORB), or :class:`FormNotFound`."""
+    try:
+        h, _ = register_orb.register_by_features(flat, layout)
+    except FormNotFound as e:
+        raise FormNotFound(f"{why}; without the marks: {e.message}") from None
+    if _form_evidence(flat, layout, h) < MIN_EVIDENCE:
+        raise FormNotFound(
+            f"{why}; matching the printed form instead put its boxes where there are none: "
+            "the sheet is another document or too damaged to read"
+        )
+    turned = register_orb.is_turned(h, layout)
+    marks = np.array([_apply(h, m.cx, m.cy) for m in layout.marks], np.float64)
+    return Registration(h, turned, marks.reshape(-1, 2), method="features")
+
+
+def _apply(h: npt.NDArray[np.float64], x: float, y: float) -> tuple[float, float]:
+    v = h @ np.array([x, y, 1.0])
+    return (float(v[0] / v[2]), float(v[1] / v[2]))
 
 
 def _corners(points: npt.NDArray[np.float64], page: npt.NDArray[np.float64]) -> FloatArray:
