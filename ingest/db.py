@@ -2,7 +2,8 @@
 
 SQLite (WAL, synchronous=FULL, ``BEGIN IMMEDIATE`` so writers queue instead of
 failing) by default; PostgreSQL by URL. Stored batches are immutable: the ORM
-refuses to update or delete them. Nothing connects until first use.
+refuses to update or delete them, and so are
+scanned PVs and their readings. Nothing connects until first use.
 """
 
 from __future__ import annotations
@@ -356,10 +357,65 @@ class PenSessionState(Base):
     updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class PvScan(Base):
+    """A scanned paper PV as uploaded: the raw image, never changed, and what became of it.
+
+    One row per (station, image bytes): the same image twice is the same scan.
+    A refused scan (not an image, not this form, another station's sheet) is
+    stored too, with its code and evidence (``detail``).
+    """
+
+    __tablename__ = "pv_scans"
+    __table_args__ = (UniqueConstraint("station_id", "sha256", name="uq_pv_scans_station_sha"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    """The station named in the URL."""
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(32))
+    image: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    """The actor (``user:<name>``)."""
+    received_at_ms: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(16))
+    """``read``, ``warning`` (read, station id unreadable) or ``rejected``."""
+    code: Mapped[str | None] = mapped_column(String(16), default=None)
+    """OCR.401/402/404 (rejected), OCR.403 (warning), SCAN.415; None when read cleanly."""
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The station id read (text, method, confidence, expected), registration method."""
+
+
+class PvScanField(Base):
+    """One count field as read from a scanned PV: value, confidence, alternatives, crop."""
+
+    __tablename__ = "pv_scan_fields"
+    __table_args__ = (UniqueConstraint("scan_id", "field_id", name="uq_pv_scan_fields_field"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("pv_scans.id"), index=True)
+    field_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(Text, default=None)
+    """The digits read; None: the box reads empty."""
+    confidence: Mapped[float] = mapped_column(Float)
+    alternatives: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """``[[text, p], ...]``, best first."""
+    flags: Mapped[str] = mapped_column(String(64), default="")
+    """Comma-separated overwriting flags (``scribble``, ``crossed_out``)."""
+    crop_png: Mapped[bytes] = mapped_column(LargeBinary)
+    """The field's comb on the registered page, PNG."""
+
+
 @event.listens_for(StoredBatch, "before_update")
 @event.listens_for(StoredBatch, "before_delete")
-def _immutable(mapper: Any, connection: Any, target: StoredBatch) -> None:
-    raise RuntimeError(f"stored batches are immutable (station {target.station_id})")
+@event.listens_for(PvScan, "before_update")
+@event.listens_for(PvScan, "before_delete")
+@event.listens_for(PvScanField, "before_update")
+@event.listens_for(PvScanField, "before_delete")
+def _immutable(mapper: Any, connection: Any, target: StoredBatch | PvScan | PvScanField) -> None:
+    raise RuntimeError(f"stored batches and scans are immutable ({type(target).__name__})")
 
 
 @event.listens_for(AuditEntry, "before_update")
