@@ -90,11 +90,11 @@ _BATCH_BODY = {
 }
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(
+    request: Request, limit: int, what: str = "the batch is", hint: str = "send smaller batches"
+) -> bytes:
     """The body, refused past ``limit`` bytes before more is read (the refusal keeps no body)."""
-    too_large = stations.Refused(
-        413, "HTTP.413", "too_large", f"the batch is over {limit} bytes; send smaller batches"
-    )
+    too_large = stations.Refused(413, "HTTP.413", "too_large", f"{what} over {limit} bytes; {hint}")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -121,7 +121,7 @@ async def post_batch(request: Request, station_id: StationId) -> Any:
     engine = _engine(request)
     body = b""
     try:
-        body = await _read_body(request, request.app.state.settings.max_batch_bytes)
+        body = await read_body(request, request.app.state.settings.max_batch_bytes)
         ack = await stations.receive_batch_async(engine, station_id, body)
     except stations.Refused as refused:
         await run_in_threadpool(stations.store_rejection, engine, station_id, body, refused)

@@ -1,6 +1,6 @@
 """Reconciliation at the centre: run the rules on a station, keep its findings current.
 
-Two checks, each with its own findings (``evidence.stage``):
+Three checks, each with its own findings (``evidence.stage``):
 
 - the PV (:func:`store_findings`), called by digitisation once every count of
   a station's PV has been read (and again whenever a reading changes, review
@@ -12,7 +12,13 @@ Two checks, each with its own findings (``evidence.stage``):
 - the transmission (:func:`store_transmission_findings`), called by the
   pipeline when a station closes, when a batch of it is rejected and at the
   results deadline: :func:`reconciliation.check_transmission` on its stored
-  batches, rejections, close note and PV state.
+  batches, rejections, close note and PV state;
+- pen against paper (:func:`store_paper_findings`, stage ``paper``), called
+  when a scanned PV's readings are stored (:mod:`ingest.scans`), after every
+  PV check (more ink, a new reading) and when review decides a PV value:
+  :func:`reconciliation.check_pv` with ``paper=`` the current scan's count
+  fields, keeping its F.301/W.302 findings. Without a scan or a PV it
+  leaves no paper finding.
 
 A check replaces the station's earlier findings of its stage: a finding that
 is raised again keeps its row (and its review), one that no longer holds is
@@ -33,7 +39,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest.assembly import CLOSE_KINDS, stored_events
-from ingest.db import FindingRow, InkStroke, PvResult, Rejection, ReviewItem, StoredBatch
+from ingest.db import (
+    FindingRow,
+    InkStroke,
+    PvResult,
+    PvScan,
+    PvScanField,
+    Rejection,
+    ReviewItem,
+    StoredBatch,
+)
 from ingest.geo import departement_of
 from ingest.kits import station_pages, station_pens
 from ingest.settings import Settings
@@ -54,6 +69,7 @@ from reconciliation import (
     check_pv,
     check_transmission,
 )
+from reconciliation.paper import PaperReading
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +77,10 @@ STAGE = "reconciliation"
 """``evidence.stage`` of the PV's findings."""
 TRANSMISSION_STAGE = "transmission"
 """``evidence.stage`` of the transmission's findings."""
+PAPER_STAGE = "paper"
+"""``evidence.stage`` of the pen-against-paper findings."""
+PAPER_CODES = frozenset({"F.301", "W.302"})
+"""The findings of the paper rule (:mod:`reconciliation.paper`)."""
 _HHMM = re.compile(r"\d{4}")
 
 
@@ -79,8 +99,8 @@ def pv_counts(values: Mapping[str, int | None], closing_time: str | None) -> PvC
     )
 
 
-def pv_timeline(s: Session, settings: Settings, station_id: str, layout: FormLayout) -> PvTimeline:
-    """The station's PV ink by field, with the pens and pages of its kit."""
+def pv_ink(s: Session, station_id: str) -> dict[str, Ink]:
+    """The station's PV ink by field (ink on a sheet that is not the station's left out)."""
     rows = s.scalars(
         select(InkStroke)
         .where(InkStroke.station_id == station_id, InkStroke.form == "pv")
@@ -93,12 +113,17 @@ def pv_timeline(s: Session, settings: Settings, station_id: str, layout: FormLay
         pts = np.frombuffer(r.points, dtype="<f8").reshape(-1, 4)
         stroke = Stroke(pts, r.pen_serial, PageAddress.parse(r.page))
         fields.setdefault(r.field_id, []).append(stroke)
+    return {k: Ink.of(v) for k, v in fields.items()}
+
+
+def pv_timeline(s: Session, settings: Settings, station_id: str, layout: FormLayout) -> PvTimeline:
+    """The station's PV ink by field, with the pens and pages of its kit."""
     ctx = StationContext(
         pen_serials=station_pens(s, station_id),
         closing_ms=settings.poll_closing_ms,
         pages=station_pages(s, station_id, "pv"),
     )
-    return PvTimeline({k: Ink.of(v) for k, v in fields.items()}, ctx, layout)
+    return PvTimeline(pv_ink(s, station_id), ctx, layout)
 
 
 def _json(value: Any) -> Any:
@@ -134,6 +159,7 @@ def store_findings(
         return []
     kept = replace_findings(s, station_id, STAGE, findings, at_ms)
     log.info("reconciliation.done", station_id=station_id, findings=len(findings))
+    store_paper_findings(s, station_id, at_ms)  # the pen's values may have changed
     deadline = settings.results_deadline_ms
     if deadline is not None and at_ms >= deadline:  # a late PV clears F.410/F.411
         store_transmission_findings(s, settings, station_id, at_ms)
@@ -162,6 +188,59 @@ def replace_findings(
         kept.append(_add(s, f, evidence, at_ms))
     for row in by_key.values():  # no longer raised
         _drop(s, row)
+    return kept
+
+
+def current_scan(s: Session, station_id: str) -> PvScan | None:
+    """The station's newest scanned PV that was read (a refused scan is never current)."""
+    return s.scalars(
+        select(PvScan)
+        .where(PvScan.station_id == station_id, PvScan.outcome != "rejected")
+        .order_by(PvScan.id.desc())
+        .limit(1)
+    ).first()
+
+
+def crop_url(station_id: str, field_id: str, scan_id: int) -> str:
+    """Where the API serves a field's crop of one scan."""
+    return f"/v1/stations/{station_id}/pv-scan/crops/{field_id}?scan={scan_id}"
+
+
+def paper_readings(s: Session, scan: PvScan) -> dict[str, PaperReading]:
+    """Reconciliation's view of a scan's count fields (an empty box reads as None)."""
+    rows = s.scalars(select(PvScanField).where(PvScanField.scan_id == scan.id)).all()
+    return {
+        r.field_id: PaperReading(
+            value=r.value or None,
+            confidence=min(1.0, max(0.0, r.confidence)),
+            crop=crop_url(scan.station_id, r.field_id, scan.id),
+            alternatives=tuple((str(t), min(1.0, max(0.0, float(p)))) for t, p in r.alternatives),
+        )
+        for r in rows
+    }
+
+
+def store_paper_findings(s: Session, station_id: str, at_ms: int) -> list[FindingRow]:
+    """Compare the PV's pen values with its current scan; store F.301/W.302 (stage ``paper``)."""
+    scan = current_scan(s, station_id)
+    pv = s.get(PvResult, station_id)
+    findings: list[Finding] = []
+    if scan is not None and pv is not None:
+        paper = {k: v for k, v in paper_readings(s, scan).items() if k in pv.values}
+        try:
+            everything = check_pv(
+                pv_counts(pv.values, None),
+                station_id=station_id,
+                timeline=PvTimeline(pv_ink(s, station_id)),  # dates the last ink
+                paper=paper,
+            )
+        except ReconciliationError as exc:
+            log.error("paper.failed", station_id=station_id, code=exc.code)
+            return []
+        findings = [f for f in everything if f.code in PAPER_CODES]
+    kept = replace_findings(s, station_id, PAPER_STAGE, findings, at_ms)
+    if scan is not None:
+        log.info("paper.done", station_id=station_id, scan_id=scan.id, findings=len(findings))
     return kept
 
 

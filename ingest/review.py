@@ -45,6 +45,7 @@ from ingest.db import (
     session,
 )
 from ingest.errors import ApiError
+from ingest.reconcile import store_paper_findings
 from pen.ink import Ink, Stroke
 from pen.ink_svg import ink_to_svg
 
@@ -193,6 +194,7 @@ def _apply(s: Session, cipher: ContactCipher, item: ReviewItem, target: Target, 
     pv.values = values
     pv.complete = all(v is not None for v in values.values())
     pv.updated_ms = _now_ms()
+    store_paper_findings(s, fi.station_id, pv.updated_ms)  # the pen value against the paper
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     """AES-256-GCM key of contact forms at rest (base64, 32 bytes); set it outside development."""
     max_batch_bytes: int = 8 * 1024 * 1024
     """Largest batch body accepted (413 above)."""
+    max_scan_bytes: int = 20 * 1024 * 1024
+    """Largest scanned PV image accepted (413 above): an A4 page at 300 dpi is 1-3 MB as JPEG."""
     request_log: bool = True
     """One log line per successful request (errors are always logged)."""
     host: str = "127.0.0.1"
