@@ -29,6 +29,7 @@ COMMANDS = {
     "ink": "ink",
     "kits": "serve",
     "results": "results",
+    "scans": "scans",
     "serve": "serve",
     "sim": "sim",
     "users": "users",
