@@ -21,7 +21,7 @@ import numpy.typing as npt
 from pen.errors import WireError
 from pen.wire.framing import ETX, MAX_PAYLOAD, STX
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """The newest protocol version this implementation speaks (docs/pen-protocol.md)."""
 SUPPORTED_VERSIONS = (1, 2)
 """Every version this implementation speaks; a host answers a pen in the pen's version."""
