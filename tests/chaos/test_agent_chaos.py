@@ -2,9 +2,11 @@
 the centre cut off and restarted; at the end the pen's frames are at the centre once.
 
 Everything is real: a :class:`~hardware_sim.pty_port.PtyPen` on a pty, ``plume agent
-run`` as a subprocess (killed with SIGKILL >= 20 times and restarted), ``plume serve``
-as a subprocess on loopback over SQLite (stopped for a while, killed and restarted),
-and ``plume agent close`` at the end. Two subclasses only *record* (they change no
+run`` as a subprocess (killed with SIGKILL >= 20 times and restarted; frozen with
+SIGSTOP for a moment before each of the two unplugs, which fall while the pen writes,
+so that the cable takes the frames sent meanwhile with it), ``plume serve`` as a
+subprocess on loopback over SQLite (stopped for a while, killed and restarted), and
+``plume agent close`` at the end. Two subclasses only *record* (they change no
 behaviour): :class:`RecordingPtyPen` keeps a copy of every byte the pen put on the
 line, per connection, and :class:`RecordingPen` keeps each offline batch as sealed.
 That is the ground truth the centre's stored batches are compared with, frame by
@@ -30,6 +32,7 @@ is fixed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -65,6 +68,8 @@ KILLS = 22
 WINDOW_S = 110.0
 """Real seconds of chaos (the day's ink is written in this window)."""
 CONTACTS = 2
+FREEZE_S = 0.8
+"""How long the laptop freezes (the agent reads nothing) before each unplug."""
 """Contact forms written before the PV (each about 60 strokes)."""
 
 
@@ -186,6 +191,19 @@ class Agent:
         self.proc = None
         self.kills += 1
 
+    def freeze(self) -> subprocess.Popen[bytes] | None:
+        """SIGSTOP the agent (a frozen laptop); None if none is running."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return None
+        os.kill(proc.pid, signal.SIGSTOP)
+        return proc
+
+    def thaw(self, proc: subprocess.Popen[bytes] | None) -> None:
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):  # killed meanwhile
+                os.kill(proc.pid, signal.SIGCONT)
+
     def terminate(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
@@ -233,10 +251,12 @@ def test_a_day_of_chaos_loses_and_doubles_nothing_the_pen_emitted(tmp_path: Path
 
     # The timeline: ink episodes, two unplugs, a network cut, a centre crash; and, in
     # a thread, >= KILLS kills, each at a random moment after the pen connected.
-    actions: list[tuple[float, str, object]] = [
-        (t, "write", ink) for t, ink in compressed_day(serial)
-    ]
-    actions += [(rng.uniform(10, WINDOW_S - 10), "unplug", rng.uniform(1.0, 4.0)) for _ in range(2)]
+    day = compressed_day(serial)
+    actions: list[tuple[float, str, object]] = [(t, "write", ink) for t, ink in day]
+    for _ in range(2):  # each while the pen writes
+        at, ink = rng.choice(day)
+        writing = (ink[-1].end_ms - ink[0].start_ms) / 1000
+        actions += [(at + rng.uniform(0.5, writing - 1.5), "unplug", rng.uniform(1.0, 4.0))]
     cut_at = rng.uniform(20, WINDOW_S - 45)
     actions += [(cut_at, "cut", None), (cut_at + rng.uniform(15, 25), "uncut", None)]
     actions += [(rng.uniform(cut_at + 30, WINDOW_S - 2), "crash_centre", None)]
@@ -276,7 +296,12 @@ def test_a_day_of_chaos_loses_and_doubles_nothing_the_pen_emitted(tmp_path: Path
                 assert isinstance(arg, Ink)
                 port.write(arg, retime=True)
             elif what == "unplug":
-                port.stop()  # the cable is pulled: the pty and its path disappear
+                # The laptop freezes while the pen writes (the agent reads nothing), then
+                # the cable is pulled: what the pen sent meanwhile dies with the pty.
+                frozen = agent.freeze()
+                time.sleep(FREEZE_S)
+                port.stop()  # the pty and its path disappear
+                agent.thaw(frozen)
                 unplugged += 1
                 assert isinstance(arg, float)
                 time.sleep(arg)
