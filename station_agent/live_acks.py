@@ -14,8 +14,12 @@ Each frame offered to it is
   sends it again, after the missing one).
 
 After the journal commit (never before), :meth:`LiveLedger.answers` gives what to send:
-one cumulative ``LiveAck`` per session touched, and a ``LiveResend`` for a session with
-a hole (again only if the hole stays ``resend_after_s``).
+one cumulative ``LiveAck`` per session touched, at most every ``ack_every_s`` (a write
+to the pen costs the agent more than the rest of the acknowledgement: the benchmark's
+100 Hz pen is read some 13 times a second), and a ``LiveResend`` for a session with a
+hole, at once (and again if the hole stays ``resend_after_s``), with its ``LiveAck``.
+An acknowledgement held back goes with the next answers, or when the line is quiet
+(:attr:`LiveLedger.acks_pending`).
 
 What the ledger believes of a session it has not seen since it started comes from the
 journal (``last_seq``), so a restarted agent carries on where the journal stops.
@@ -32,6 +36,8 @@ from pen.wire.stream import SEQ_MODULUS
 
 RESEND_AFTER_S = 1.0
 """Ask again for a missing frame when none came this long after the last request."""
+ACK_EVERY_S = 0.25
+"""Acknowledge at most this often (the pen holds that much more, a few frames)."""
 
 
 class Offer(enum.Enum):
@@ -45,7 +51,7 @@ class _Session:
     session_ms: int
     next_seq: int | None
     """The seq of the next frame to journal; None: the session's hello is not journaled."""
-    touched: bool = False
+    ack_due: bool = False
     hole: bool = False
     asked: tuple[int | None, float] | None = None
     """(next_seq, when) of the last LiveResend sent."""
@@ -55,12 +61,22 @@ class LiveLedger:
     """Per pen link: the next frame expected in each v2 pen session. Not thread-safe."""
 
     def __init__(
-        self, last_seq: Callable[[str], int | None], resend_after_s: float = RESEND_AFTER_S
+        self,
+        last_seq: Callable[[str], int | None],
+        resend_after_s: float = RESEND_AFTER_S,
+        ack_every_s: float = ACK_EVERY_S,
     ) -> None:
         """``last_seq(session)``: the seq of the last frame of ``session`` journaled."""
         self._last_seq = last_seq
         self._resend_after_s = resend_after_s
+        self._ack_every_s = ack_every_s
+        self._acked_at = float("-inf")
         self._sessions: dict[str, _Session] = {}
+
+    @property
+    def acks_pending(self) -> bool:
+        """An acknowledgement is held back (see :data:`ACK_EVERY_S`)."""
+        return any(s.ack_due for s in self._sessions.values())
 
     def offer(self, session: str, session_ms: int, seq: int, *, hello: bool = False) -> Offer:
         """What to do with frame ``seq`` of ``session`` (``hello``: the frame is a Hello,
@@ -70,7 +86,7 @@ class LiveLedger:
             last = self._last_seq(session)
             s = _Session(session_ms, None if last is None else (last + 1) % SEQ_MODULUS)
             self._sessions[session] = s
-        s.touched = True
+        s.ack_due = True
         if s.next_seq is None:
             if hello:  # a session's frames start at its hello
                 s.next_seq = (seq + 1) % SEQ_MODULUS
@@ -87,20 +103,28 @@ class LiveLedger:
         return Offer.HOLD
 
     def answers(self, now_s: float) -> list[Message]:
-        """What to send the pen now that the journal holds what was offered (call after
-        the commit): a ``LiveAck`` per session touched, a ``LiveResend`` per hole."""
+        """What to send the pen now that the journal holds what was offered (never call
+        it between an offer and the commit): ``LiveAck`` per session touched (held back
+        while the last went less than ``ack_every_s`` ago), ``LiveResend`` per hole."""
         out: list[Message] = []
+        acks = now_s - self._acked_at >= self._ack_every_s
         for s in self._sessions.values():
-            if not s.touched:
-                continue
-            if s.next_seq is not None:
-                out.append(LiveAck(s.session_ms, (s.next_seq - 1) % SEQ_MODULUS))
+            ask = False
             if s.hole:
                 last = s.asked
-                if last is None or last[0] != s.next_seq or now_s - last[1] >= self._resend_after_s:
-                    out.append(LiveResend(s.session_ms))
-                    s.asked = (s.next_seq, now_s)
-            s.touched = s.hole = False
+                stale = last is not None and now_s - last[1] >= self._resend_after_s
+                ask = last is None or last[0] != s.next_seq or stale
+                s.hole = False
+            if s.ack_due and (acks or ask) and s.next_seq is not None:
+                out.append(LiveAck(s.session_ms, (s.next_seq - 1) % SEQ_MODULUS))
+                s.ack_due = False
+            elif s.next_seq is None:
+                s.ack_due = False  # nothing to acknowledge yet
+            if ask:
+                out.append(LiveResend(s.session_ms))
+                s.asked = (s.next_seq, now_s)
+        if any(isinstance(m, LiveAck) for m in out):
+            self._acked_at = now_s
         return out
 
     def forget(self) -> None:

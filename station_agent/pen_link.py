@@ -197,6 +197,8 @@ class PenLink:
             return out
         if data:
             self._process(data, out)
+        elif self._ledger.acks_pending:  # the line is quiet: what was held back goes now
+            self._answer(out)
         return out
 
     def close(self) -> None:
@@ -326,6 +328,10 @@ class PenLink:
         # Durable from here on: answer the pen and tell the screen.
         for item in todo:
             self._after(item, out)
+        self._answer(out)
+
+    def _answer(self, out: list[LinkEvent]) -> None:
+        """LiveAck / LiveResend for what the journal holds (never between read and commit)."""
         acks = self._ledger.answers(time.monotonic())
         if acks:
             self._send(out, *acks)
