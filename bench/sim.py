@@ -38,7 +38,7 @@ from hardware_sim.day import HOUR_MS, simulate_day
 from hardware_sim.device import PenConfig, SimulatedPen
 from hardware_sim.stations import load_stations
 from pen.ink import Ink, Stroke
-from pen.wire import PROTOCOL_VERSION, FrameEncoder, HelloAck
+from pen.wire import FrameEncoder, HelloAck
 
 TARGET_PENS = 1_000
 STATION = "01004-0008"  # Ambérieu-en-Bugey: 717 registered voters
@@ -71,10 +71,11 @@ def make_pens(
 ) -> tuple[list[SimulatedPen], int]:
     """K connected pens, each with the template's ink falling in the window (offset per pen)."""
     rng = np.random.default_rng(seed)
-    hello_ack = FrameEncoder().encode(HelloAck(PROTOCOL_VERSION, 1))
+    hello_ack = FrameEncoder().encode(HelloAck(1, 1))
     pens, dots = [], 0
     for i in range(k):
-        pen = SimulatedPen(PenConfig(serial=f"BENCH{i:05d}"), start_ms)
+        # v1 pens: the bench drives pens, not a host acknowledging their live frames
+        pen = SimulatedPen(PenConfig(serial=f"BENCH{i:05d}", protocol_version=1), start_ms)
         pen.connect(start_ms)
         pen.feed_host(hello_ack, start_ms)
         pen.poll(start_ms)

@@ -100,6 +100,7 @@ class Serial(SerialBase):  # type: ignore[misc]  # pyserial has no type hints
             config, speed = parse_url(self.portstr)
             self.clock = SimClock(speed)
             self.pen = SimulatedPen(config, self.clock.now_ms())
+            self.pen.timer_scale = speed if speed > 0 else 1.0  # timeouts wait for a real host
         self._rx.clear()
         self.is_open = True
         self.pen.connect(self.clock.now_ms())

@@ -53,6 +53,7 @@ class PtyPen(PenDriver):
         self.clock = SimClock(speed, start_ms)
         if not isinstance(pen, SimulatedPen):
             pen = SimulatedPen(pen, self.clock.now_ms())
+        pen.timer_scale = speed if speed > 0 else 1.0  # timeouts wait for a real host
         self.pen = pen
         self.path = Path(path) if path is not None else default_path(pen.config.serial)
         self.connect_delay_s = connect_delay_s

@@ -41,7 +41,17 @@ from typing import Any, Protocol
 
 from pen.ink import Ink
 from pen.inkml import to_inkml
-from pen.wire import PROTOCOL_VERSION, FrameEncoder, Hello, HelloAck, Received, StreamDecoder
+from pen.wire import (
+    LIVE_ACK_VERSION,
+    FrameEncoder,
+    Hello,
+    HelloAck,
+    LiveAck,
+    Message,
+    Received,
+    Resent,
+    StreamDecoder,
+)
 from pen.wire import decode_ink as _decode_ink
 
 FORMAT = "plumerec"
@@ -167,22 +177,36 @@ def record_port(
     """Record what ``port`` receives until ``seconds`` pass or ``stop`` is set.
 
     With ``answer_hello`` the recorder acts as a minimal host: it accepts a
-    pen's ``Hello`` with a ``HelloAck`` (recorded as ``host``), so the pen
-    goes on as it would with a station agent. The port needs a read timeout.
+    pen's ``Hello`` with a ``HelloAck`` in the pen's version, and acknowledges
+    a v2 pen's live frames as they come (``LiveAck``, once per chunk read), so
+    the pen goes on as it would with a station agent (answers are recorded as
+    ``host``). The port needs a read timeout.
     """
     stop = stop or threading.Event()
     deadline = None if seconds is None else time.monotonic() + seconds
     decoder, encoder = StreamDecoder(), FrameEncoder()
+    session: int | None = None  # the v2 session being acknowledged
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
         data = port.read(max(1, port.in_waiting))
         recorder.add(data)
         if not (answer_hello and data):
             continue
+        answers: list[Message] = []
+        last: int | None = None
         for event in decoder.feed(data):
-            if isinstance(event, Received) and isinstance(event.message, Hello):
-                answer = encoder.encode(HelloAck(PROTOCOL_VERSION, 1))
-                port.write(answer)
-                recorder.add(answer, "host")
+            if not isinstance(event, Received) or isinstance(event.message, Resent):
+                continue
+            msg, last = event.message, event.seq
+            if isinstance(msg, Hello):
+                v2 = msg.protocol_version >= LIVE_ACK_VERSION
+                session = msg.pen_clock_ms if v2 else None
+                answers.append(HelloAck(msg.protocol_version, 1, session))
+        if session is not None and last is not None:
+            answers.append(LiveAck(session, last))
+        if answers:
+            answer = b"".join(encoder.encode(m) for m in answers)
+            port.write(answer)
+            recorder.add(answer, "host")
     return recorder.recording()
 
 

@@ -44,6 +44,7 @@ class TcpPen(PenDriver):
         self.clock = SimClock(speed)
         if not isinstance(pen, SimulatedPen):
             pen = SimulatedPen(pen, self.clock.now_ms())
+        pen.timer_scale = speed if speed > 0 else 1.0  # timeouts wait for a real host
         self.pen = pen
         self.host, self.port = host, port
         self.connect_delay_s = connect_delay_s

@@ -104,6 +104,8 @@ class _Session:
     pen_serial: str
     source: str
     frames: list[bytes] = field(default_factory=list)
+    inks: bool = False
+    """A pen-down is among the frames: the pen writes in this session."""
 
 
 def _decode(blob: bytes) -> list[tuple[Message, int]]:
@@ -192,18 +194,18 @@ class _Batch:
             serial = str(summary.get("pen_serial") or "")
             sess = sessions.setdefault(key, _Session(key, serial, source))
             sess.frames.append(raw)
+            sess.inks = sess.inks or kind == "PenDown"
         states = {
             st.pen_session: st
             for st in self.s.scalars(
                 select(PenSessionState).where(PenSessionState.station_id == self.station)
             )
         }
-        # A pen that connects again (a new live session) has ended its earlier sessions.
-        reconnected = {
-            x.pen_serial
-            for key, x in sessions.items()
-            if x.pen_serial and x.source == "live" and key not in states
-        }
+        # A pen that writes in another live session has ended its earlier ones. Not as soon
+        # as it says hello: a pen of protocol v2 first sends again, in their own session, the
+        # frames an earlier session still owes (docs/pen-protocol.md), and only then new ink.
+        writing = [x for x in sessions.values() if x.source == "live" and x.inks]
+        reconnected = {x.pen_serial for x in writing if x.pen_serial}
         for key, sess in sessions.items():
             self._session(sess, states.get(key), finish=closed)
         for key, st in states.items():

@@ -27,6 +27,7 @@ Nothing is opened at import time: :meth:`Journal.open` does it.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -376,17 +377,25 @@ class Journal:
         ]  # fmt: skip
 
     def stream(self, pen_serial: str, source: str = "live") -> bytes:
-        """The frames of one pen from one source, concatenated: a stream ``decode_ink`` reads."""
+        """The frames of one pen from one source, concatenated: a stream ``decode_ink`` reads.
+
+        Session after session (in the order each began), each in journal order: frames a
+        v2 pen re-sent on a later connection are journaled after frames of the sessions
+        that came since, and go back to their own session here."""
         rows = self._db.execute(
-            "SELECT frame FROM events WHERE pen_serial=? AND source=? AND code='' ORDER BY id",
+            "SELECT pen_session, frame FROM events WHERE pen_serial=? AND source=? AND code='' "
+            "ORDER BY id",
             (pen_serial, source),
         ).fetchall()
-        return b"".join(bytes(r[0]) for r in rows)
+        sessions: dict[str, list[bytes]] = {}
+        for session, frame in rows:
+            sessions.setdefault(session, []).append(bytes(frame))
+        return b"".join(f for frames in sessions.values() for f in frames)
 
     def previous_connection(self, connection_id: int) -> int | None:
-        """The connection opened just before ``connection_id``, if any."""
+        """The last connection before ``connection_id`` that read anything, if any."""
         row = self._db.execute(
-            "SELECT MAX(id) FROM connections WHERE id < ?", (connection_id,)
+            "SELECT MAX(connection_id) FROM raw_chunks WHERE connection_id < ?", (connection_id,)
         ).fetchone()
         return None if row[0] is None else int(row[0])
 
@@ -405,14 +414,39 @@ class Journal:
                 break
         return b"".join(reversed(tail))
 
-    def last_live_pen(self, connection_id: int) -> tuple[str, str, bool] | None:
-        """(serial, session, flagged) of the last pen message read live on a connection."""
+    def last_live_pen(self, before_connection: int) -> tuple[str, str, bool] | None:
+        """(serial, session, flagged) of the last pen message read live on a connection
+        opened before ``before_connection`` (not only the one just before: an agent may
+        have died before it read anything)."""
         row = self._db.execute(
-            "SELECT pen_serial, pen_session, flagged FROM events WHERE connection_id=? "
+            "SELECT pen_serial, pen_session, flagged FROM events WHERE connection_id < ? "
             "AND source='live' AND pen_serial != '' ORDER BY id DESC LIMIT 1",
-            (connection_id,),
+            (before_connection,),
         ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]), bool(row[2]))
+
+    def last_live_seq(self, pen_session: str) -> int | None:
+        """The seq of the last frame of a pen session read live (journal order), if any."""
+        serial = pen_session.rpartition("@")[0]
+        row = self._db.execute(
+            "SELECT seq FROM events WHERE source='live' AND pen_serial=? AND pen_session=? "
+            "AND code='' AND seq IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (serial, pen_session),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def live_version(self, pen_session: str) -> int | None:
+        """The protocol version the hello of a pen session read live declared, if any."""
+        serial = pen_session.rpartition("@")[0]
+        row = self._db.execute(
+            "SELECT detail FROM events WHERE source='live' AND pen_serial=? AND pen_session=? "
+            "AND kind='Hello' AND code='' ORDER BY id LIMIT 1",
+            (serial, pen_session),
+        ).fetchone()
+        if row is None:
+            return None
+        version = json.loads(row[0]).get("protocol_version")
+        return version if isinstance(version, int) else None
 
     def raw_bytes(self, connection_id: int) -> bytes:
         rows = self._db.execute(

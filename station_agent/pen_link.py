@@ -11,7 +11,13 @@ bytes it reads:
    clock offset) + ``RequestBatches`` after a hello, ``Ack`` for a chunk now
    durable, and after ``BatchEnd`` checks the batch's size and CRC, journals
    its decoded events atomically and sends ``BatchCommit`` (``Nak`` on a
-   mismatch: the pen keeps the batch).
+   mismatch: the pen keeps the batch); with a pen of protocol v2, a cumulative
+   ``LiveAck`` for the live frames now durable (and ``LiveResend`` when one is
+   missing; :mod:`station_agent.live_acks` decides which frames to journal).
+
+A v2 pen's frames are journaled in their own pen session, each once and in order,
+whether they come live or re-sent (``Resent``) on a later connection. It speaks v1 to a
+v1 pen (answering each pen in its own version), as before.
 
 It reports what happened as typed :data:`~station_agent.link_events.LinkEvent`
 values for the screen (re-exported here).
@@ -26,20 +32,21 @@ import contextlib
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
 
 import serial
 
 from pen.ink import Stroke
 from pen.wire import (
-    PROTOCOL_VERSION,
+    LIVE_ACK_VERSION,
+    SUPPORTED_VERSIONS,
     Ack,
     BatchBegin,
     BatchChunk,
     BatchCommit,
     BatchEnd,
+    DuplicateFrame,
     FrameEncoder,
     Hello,
     HelloAck,
@@ -50,10 +57,13 @@ from pen.wire import (
     PenDown,
     Received,
     RequestBatches,
+    Resent,
     SetTime,
     Shutdown,
+    ShutdownReason,
     Status,
     StreamDecoder,
+    decode_stream,
 )
 from pen.wire.framing import ETX, STX
 from station_agent.journal import ChunkRecord, EventRecord, Journal
@@ -67,6 +77,7 @@ from station_agent.link_events import (
     LinkEvent,
     PenStatus,
 )
+from station_agent.live_acks import LiveLedger, Offer
 from station_agent.records import (
     AgentNote,
     PenContext,
@@ -76,6 +87,7 @@ from station_agent.records import (
     message_record,
     note_record,
 )
+from station_agent.serial_port import Backoff, SerialLike, serial_opener
 
 __all__ = [
     "Anomaly",
@@ -93,74 +105,13 @@ __all__ = [
 ]
 
 DISCONNECTED = "AGENT.101"
+SHUTDOWN = "AGENT.106"
 
 MAX_FRAME_BYTES = 2 * (5 + 65_535 + 4) + 2
 """The longest frame on the line (every byte escaped), to find an unfinished one."""
 
 CLOCK_FAR_OFF_MS = 5 * 60_000
 """A pen clock further than this from the laptop's is reported (and corrected)."""
-
-
-class SerialLike(Protocol):
-    in_waiting: int
-
-    def read(self, size: int = 1) -> bytes: ...
-    def write(self, data: bytes) -> int | None: ...
-    def close(self) -> None: ...
-
-
-@dataclass(slots=True)
-class Backoff:
-    """Exponential backoff between reconnection attempts."""
-
-    initial_s: float = 0.05
-    factor: float = 2.0
-    max_s: float = 2.0
-    _next: float = 0.0
-
-    def fail(self) -> float:
-        delay = self._next or self.initial_s
-        self._next = min(delay * self.factor, self.max_s)
-        return delay
-
-    def reset(self) -> None:
-        self._next = 0.0
-
-
-class _KeepInput(serial.Serial):  # type: ignore[misc]  # pyserial is untyped
-    """A device opened *without* discarding its input buffer (pyserial flushes it).
-
-    What the pen sent while no agent was reading (the agent was killed, or restarting)
-    is still pen data: reading it instead of flushing it is what lets a restarted agent
-    lose nothing that reached the laptop."""
-
-    _opening = False
-
-    def open(self) -> None:
-        self._opening = True
-        try:
-            super().open()
-        finally:
-            self._opening = False
-
-    def _reset_input_buffer(self) -> None:
-        if not self._opening:
-            super()._reset_input_buffer()
-
-
-def serial_opener(url: str, timeout: float = 0.2) -> Callable[[], SerialLike]:
-    """Opens ``url`` with pyserial: a device path (keeping its unread input), or any
-    registered URL scheme (``pensim://``, ``socket://``, ``spy://``...)."""
-
-    def open_port() -> SerialLike:
-        port: SerialLike
-        if "://" in url:
-            port = serial.serial_for_url(url, timeout=timeout)
-        else:
-            port = _KeepInput(url, timeout=timeout)
-        return port
-
-    return open_port
 
 
 def _now_ms() -> int:
@@ -179,8 +130,12 @@ class PenLink:
         known_pens: Iterable[str] | None = None,
         clock_ms: Callable[[], int] = _now_ms,
         backoff: Backoff | None = None,
+        versions: Collection[int] = SUPPORTED_VERSIONS,
     ) -> None:
+        """``versions``: the pen protocol versions to accept (an older agent: ``(1,)``)."""
         self.journal = journal
+        self.versions = frozenset(versions)
+        self._ledger = LiveLedger(journal.last_live_seq)
         self.port_name = port_name
         self.known_pens = frozenset(known_pens) if known_pens is not None else None
         self._opener = opener
@@ -203,6 +158,11 @@ class PenLink:
         self._transfers: dict[int, BatchBegin] = {}
         self._chunks_in: dict[int, set[int]] = {}
         self._clock_jump_seen = False
+        self._live: tuple[str, int] | None = None  # (session, session_ms) if it is v2
+        self._before_hello = False  # a v2 pen's leftovers: it sends them again
+        self._leftovers_noted = False
+        self._resent_ink: dict[str, InkAssembler] = {}  # strokes re-sent, to count them
+        self._hello_ack: HelloAck | None = None  # the answer to this connection's hello
 
     @property
     def connected(self) -> bool:
@@ -237,6 +197,8 @@ class PenLink:
             return out
         if data:
             self._process(data, out)
+        elif self._ledger.acks_pending:  # the line is quiet: what was held back goes now
+            self._answer(out)
         return out
 
     def close(self) -> None:
@@ -267,9 +229,12 @@ class PenLink:
         prev = self.journal.previous_connection(cid)
         if prev is None:
             return
-        pen = self.journal.last_live_pen(prev)
+        pen = self.journal.last_live_pen(cid)
         if pen is not None:
             self._ctx = PenContext(*pen)
+            # A v2 pen re-sends all that is not acknowledged, each frame in its own
+            # session: the leftovers are kept as raw bytes, not guessed into a session.
+            self._before_hello = (self.journal.live_version(pen[1]) or 0) >= LIVE_ACK_VERSION
         tail = self.journal.raw_tail(prev, MAX_FRAME_BYTES)
         start = tail.rfind(bytes([STX]))
         if start > tail.rfind(bytes([ETX])):
@@ -308,10 +273,18 @@ class PenLink:
                 key = f"live:{cid}:{event.offset}:{type(event).__name__}"
                 records.append(anomaly_record(event, self._ctx, key))
                 todo.append(("anomaly", records[-1]))
+                if isinstance(event, DuplicateFrame) and event.type == Hello.TYPE:
+                    todo.append(("again",))  # a v2 pen says hello again: the answer was lost
                 continue
             msg = event.message
+            if isinstance(msg, Resent):
+                self._resent(msg, event, records, todo)
+                continue
             if isinstance(msg, Hello):
-                self._hello(msg, event, now, records, todo)
+                if not self._hello(msg, event, now, records, todo):
+                    continue  # a v2 hello journaled already (one left on the line, re-sent)
+            elif not self._take(event, records):
+                continue  # the pen sends it again (protocol v2)
             elif isinstance(msg, PenDown) and self._clock_jumped(msg, now):
                 # the pen clock jumped since the hello (a reset to 1970...): say so, reset it
                 off = {"offset_ms": now - msg.t_ms, "laptop_ms": now, "pen_ms": msg.t_ms}
@@ -347,10 +320,72 @@ class PenLink:
                     ink_key = f"live:{cid}:{event.offset}:{type(ink).__name__}:{n}"
                     records.append(anomaly_record(ink, self._ctx, ink_key))
                     todo.append(("anomaly", records[-1]))
-        self.journal.record(cid, now, records, raw=(start, data), chunks=chunks)
+        try:
+            self.journal.record(cid, now, records, raw=(start, data), chunks=chunks)
+        except BaseException:
+            self._ledger.forget()  # it counted frames that are not journaled
+            raise
         # Durable from here on: answer the pen and tell the screen.
         for item in todo:
             self._after(item, out)
+        self._answer(out)
+
+    def _answer(self, out: list[LinkEvent]) -> None:
+        """LiveAck / LiveResend for what the journal holds (never between read and commit)."""
+        acks = self._ledger.answers(time.monotonic())
+        if acks:
+            self._send(out, *acks)
+
+    def _take(self, event: Received, records: list[EventRecord]) -> bool:
+        """Whether to journal a frame read live: in a v2 session only the next one."""
+        if self._live is not None:
+            session, session_ms = self._live
+            return self._ledger.offer(session, session_ms, event.seq) is Offer.NEW
+        if self._before_hello:
+            if not self._leftovers_noted:  # said once per connection: raw bytes only
+                self._leftovers_noted = True
+                note = AgentNote("LeftoversResent", "", {"pen_session": self._ctx.pen_session})
+                key = f"agent:{self.connection_id}:{event.offset}:LeftoversResent"
+                records.append(note_record(note, self._ctx, key))
+            return False
+        return True
+
+    def _resent(
+        self, resent: Resent, event: Received, records: list[EventRecord], todo: list[Any]
+    ) -> None:
+        """A frame a v2 pen sent again: journal it in its own session if it is the next."""
+        cid = self.connection_id
+        inner = decode_stream(resent.frame)
+        serial = self._ctx.pen_serial
+        if len(inner) != 1 or not isinstance(inner[0], Received):
+            for n, bad in enumerate(inner):  # the pen's copy is damaged: keep the evidence
+                key = f"live:{cid}:{event.offset}:Resent:{type(bad).__name__}:{n}"
+                records.append(anomaly_record(bad, self._ctx, key))
+                todo.append(("anomaly", records[-1]))
+            return
+        if self._before_hello or not serial:
+            return  # before this connection's hello: the pen sends it again after it
+        got = inner[0]
+        session = f"{serial}@{resent.session_ms}"
+        hello = isinstance(got.message, Hello)
+        if self._ledger.offer(session, resent.session_ms, got.seq, hello=hello) is not Offer.NEW:
+            return
+        ctx = PenContext(serial, session, self._ctx.flagged)
+        key = f"live:{session}:{got.seq}:{frame_crc(got.message, got.seq):08x}"
+        records.append(message_record(Received(got.seq, got.message, event.offset), ctx, key))
+        current = self._live is not None and self._live[0] == session
+        assembler = (
+            self._assembler
+            if current
+            else self._resent_ink.setdefault(session, InkAssembler(serial))
+        )
+        for n, ink in enumerate(assembler.feed((got.message,))):
+            if isinstance(ink, Stroke):
+                todo.append(("stroke", ink))
+            elif current:  # another session's assembler starts mid-session: no verdict
+                ink_key = f"live:{cid}:{event.offset}:{type(ink).__name__}:{n}"
+                records.append(anomaly_record(ink, ctx, ink_key))
+                todo.append(("anomaly", records[-1]))
 
     def _clock_jumped(self, pen_down: PenDown, now: int) -> bool:
         """A live pen-down far from the laptop's clock, the first on this connection."""
@@ -366,11 +401,21 @@ class PenLink:
         now: int,
         records: list[EventRecord],
         todo: list[tuple[Any, ...]],
-    ) -> None:
+    ) -> bool:
+        """The pen on the line and its session; notes; the answer to come. Whether to
+        journal the hello (not a v2 hello journaled already)."""
         known = self.known_pens is None or hello.serial in self.known_pens
-        self._ctx = PenContext(hello.serial, f"{hello.serial}@{hello.pen_clock_ms}", not known)
+        session = f"{hello.serial}@{hello.pen_clock_ms}"
+        self._ctx = PenContext(hello.serial, session, not known)
         self._clock_jump_seen = False
         self._transfers, self._chunks_in = {}, {}
+        self._before_hello = False
+        version = hello.protocol_version
+        self._live, new = None, True
+        if version in self.versions and version >= LIVE_ACK_VERSION:
+            self._live = (session, hello.pen_clock_ms)
+            offer = self._ledger.offer(session, hello.pen_clock_ms, event.seq, hello=True)
+            new = offer is Offer.NEW
         offset = now - hello.pen_clock_ms
         base = f"agent:{self.connection_id}:{event.offset}"
         notes = [AgentNote("ClockSet", "", {"offset_ms": offset, "laptop_ms": now})]
@@ -378,19 +423,15 @@ class PenLink:
             notes.append(AgentNote("ClockFarOff", "AGENT.104", {"offset_ms": offset}))
         if not known:
             notes.append(AgentNote("UnknownPen", "AGENT.102", {"serial": hello.serial}))
-        if hello.protocol_version != PROTOCOL_VERSION:
-            notes.append(
-                AgentNote(
-                    "VersionRefused",
-                    "AGENT.105",
-                    {"pen": hello.protocol_version, "agent": PROTOCOL_VERSION},
-                )
-            )
+        if version not in self.versions:
+            versions = {"pen": version, "agent": max(self.versions)}
+            notes.append(AgentNote("VersionRefused", "AGENT.105", versions))
         for note in notes:
             records.append(note_record(note, self._ctx, f"{base}:{note.kind}"))
             if note.code:
                 todo.append(("anomaly", records[-1]))
         todo.append(("hello", hello, offset, known))
+        return new
 
     def _after(self, item: tuple[Any, ...], out: list[LinkEvent]) -> None:
         what = item[0]
@@ -399,10 +440,13 @@ class PenLink:
             out.append(Anomaly(rec.code, rec.kind, rec.detail))
         elif what == "hello":
             hello, offset, known = item[1], item[2], item[3]
-            if hello.protocol_version != PROTOCOL_VERSION:
-                self._send(out, HelloAck(PROTOCOL_VERSION, 0))
+            if hello.protocol_version not in self.versions:
+                self._send(out, HelloAck(max(self.versions), 0))
                 return
-            self._send(out, HelloAck(PROTOCOL_VERSION, 1), SetTime(self._clock()))
+            # answered in the pen's own version: a v1 pen hears v1; a v2 pen hears which hello
+            named = hello.pen_clock_ms if hello.protocol_version >= LIVE_ACK_VERSION else None
+            self._hello_ack = HelloAck(hello.protocol_version, 1, named)
+            self._send(out, self._hello_ack, SetTime(self._clock()))
             self._send(out, RequestBatches())
             self._backoff.reset()
             self._down_reported = ""
@@ -414,6 +458,9 @@ class PenLink:
             got.add(chunk.index)
             n = self._transfers[chunk.batch_id].n_chunks
             out.append(BatchProgress(chunk.batch_id, len(got), n))
+        elif what == "again":
+            if self._hello_ack is not None:
+                self._send(out, self._hello_ack)
         elif what == "settime":
             self._send(out, SetTime(self._clock()))
         elif what == "nak":
@@ -434,7 +481,9 @@ class PenLink:
                     )
                 )
             elif isinstance(msg, Shutdown):
-                out.append(Anomaly("AGENT.106", "PenShutdown", f'{{"reason": {msg.reason}}}'))
+                full = msg.reason == ShutdownReason.MEMORY_FULL
+                code, kind = ("AGENT.109", "PenMemoryFull") if full else (SHUTDOWN, "PenShutdown")
+                out.append(Anomaly(code, kind, f'{{"reason": {msg.reason}}}'))
             elif isinstance(msg, BatchEnd):
                 self._finish_batch(msg.batch_id, out)
 

@@ -31,6 +31,8 @@ from station_agent.pen_link import (
 )
 
 LOW_BATTERY_PCT = 15
+MEMORY_FULL_FRACTION = 0.9
+"""A pen whose memory is this full is warned about (AGENT.109)."""
 MAX_WARNINGS = 5
 BAR_WIDTH = 30
 
@@ -68,6 +70,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "AGENT.108": (
         "Batterie du stylo faible — branchez-le pour le recharger.",
         "Pen battery low — plug it in to charge.",
+    ),
+    "AGENT.109": (
+        "La mémoire du stylo est presque pleine — laissez le stylo branché pour que l'agent "
+        "la vide ; si cela dure, appelez le centre.",
+        "The pen's memory is almost full — keep the pen plugged in so the agent empties it; "
+        "if this lasts, call the centre.",
     ),
     "AGENT.111": (
         "Aucun identifiant USB de stylo n'est configuré — appelez le centre.",
@@ -182,7 +190,10 @@ def warning_code(event: LinkEvent) -> str | None:
     if isinstance(event, Disconnected):
         return event.code
     if isinstance(event, PenStatus):
-        return "AGENT.108" if event.battery_pct < LOW_BATTERY_PCT and not event.charging else None
+        if event.battery_pct < LOW_BATTERY_PCT and not event.charging:
+            return "AGENT.108"
+        full = event.memory_used >= MEMORY_FULL_FRACTION * event.memory_total > 0
+        return "AGENT.109" if full else None
     if isinstance(event, Anomaly):
         return event.code
     return None

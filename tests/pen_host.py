@@ -19,11 +19,18 @@ from pen.wire import (
     BatchBegin,
     BatchChunk,
     BatchEnd,
+    DuplicateFrame,
     FrameEncoder,
+    Hello,
+    HelloAck,
+    LiveAck,
     Message,
     Received,
+    Resent,
     StreamDecoder,
     decode_ink,
+    decode_stream,
+    encode_message,
 )
 
 PAGE = PageAddress(70, 12, 3, 41)
@@ -61,6 +68,10 @@ class Host:
         self.received: list[Message] = []
         self.anomalies: list[object] = []
         self.raw = bytearray()
+        self.session_ms: int | None = None
+        """The live session of the last hello (its ``pen_clock_ms``)."""
+        self.last_seq: int | None = None
+        """The seq of the last sequenced frame received."""
 
     def feed(self, data: bytes) -> list[Message]:
         self.raw += data
@@ -68,10 +79,25 @@ class Host:
         for event in self.decoder.feed(data):
             if isinstance(event, Received):
                 new.append(event.message)
+                if isinstance(event.message, Hello):
+                    self.session_ms = event.message.pen_clock_ms
+                if not isinstance(event.message, Resent):
+                    self.last_seq = event.seq
             else:
                 self.anomalies.append(event)
         self.received += new
         return new
+
+    def hello_ack(self) -> bytes:
+        """Accept the last hello, in the pen's own version."""
+        (hello, *_) = self.of(Hello)[-1:]
+        named = hello.pen_clock_ms if hello.protocol_version >= 2 else None
+        return self.encode(HelloAck(hello.protocol_version, 1, named))
+
+    def live_ack(self) -> bytes:
+        """Acknowledge every live frame of the current session received so far (v2)."""
+        assert self.session_ms is not None and self.last_seq is not None
+        return self.encode(LiveAck(self.session_ms, self.last_seq))
 
     def encode(self, *messages: Message) -> bytes:
         return b"".join(self.encoder.encode(m) for m in messages)
@@ -113,3 +139,40 @@ def pump(
         for msg in host.feed(read()):
             if on_message is not None:
                 on_message(msg)
+
+
+def line_sessions(connections: list[bytes], serial: str) -> dict[str, dict[int, bytes]]:
+    """What a pen put on the line, frame by frame, in its own pen session (``serial@ms``):
+    each connection's frames after their hello, and the frames re-sent (``Resent``, v2),
+    by seq. A connection's last frame cut short is left out (the cable was pulled). Fails
+    if a frame re-sent differs from the frame first sent under that seq, or if the line
+    holds damage: these are what the pen emitted, as the agent must journal them."""
+    out: dict[str, dict[int, bytes]] = {}
+
+    def keep(session: str, seq: int, frame: bytes) -> None:
+        first = out.setdefault(session, {}).setdefault(seq, frame)
+        assert first == frame, f"{session} seq {seq}: two different frames"
+
+    for stream in connections:
+        session = ""
+        for event in StreamDecoder().feed(stream):  # no flush: a tail cut short is not a frame
+            if isinstance(event, DuplicateFrame):
+                assert event.type == Hello.TYPE, event  # only an unanswered hello goes again
+                continue
+            assert isinstance(event, Received), event
+            msg = event.message
+            if isinstance(msg, Resent):
+                (inner,) = decode_stream(msg.frame)
+                assert isinstance(inner, Received)
+                keep(f"{serial}@{msg.session_ms}", inner.seq, msg.frame)
+                continue
+            if isinstance(msg, Hello):
+                session = f"{serial}@{msg.pen_clock_ms}"
+            assert session, "a frame before any hello"
+            keep(session, event.seq, encode_message(msg, event.seq))
+    return out
+
+
+def in_order(frames: dict[int, bytes]) -> list[bytes]:
+    """A session's frames in the order the pen numbered them (from its hello, 0 in the sim)."""
+    return [frames[seq] for seq in sorted(frames)]

@@ -19,8 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from pen.errors import WireError
+from pen.wire.framing import ETX, MAX_PAYLOAD, STX
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""The newest protocol version this implementation speaks (docs/pen-protocol.md)."""
+SUPPORTED_VERSIONS = (1, 2)
+"""Every version this implementation speaks; a host answers a pen in the pen's version."""
+LIVE_ACK_VERSION = 2
+"""From this version on, the host acknowledges live frames and the pen re-sends them."""
 
 #: One dot on the wire (10 bytes): ms since the previous dot of the stroke (0
 #: for the first), integer and 1/``fraction_den`` parts of x and y in device
@@ -383,16 +389,80 @@ class BatchDeleted(_Fixed):
     batch_id: int
 
 
+_SESSION = struct.Struct("<Q")
+MAX_RESENT_FRAME = MAX_PAYLOAD - _SESSION.size
+"""The longest frame (on the wire, escaped) a :class:`Resent` can carry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resent(Message):
+    """A frame sent again, byte for byte, in the pen session it was first sent in (v2).
+
+    ``frame`` is the exact bytes of the original frame on the wire (START to END,
+    escaped), so its sequence number and CRC are the original ones; ``session_ms`` is
+    the ``pen_clock_ms`` of the hello that opened that session. A ``Resent`` frame is
+    *unsequenced*: it carries seq 0, does not advance the pen's frame counter and takes
+    no part in sequence tracking (:class:`~pen.wire.stream.StreamDecoder`), so a lost
+    ``Resent`` leaves no hole: what it carried is still held by the pen.
+    """
+
+    TYPE: ClassVar[int] = 0x40
+
+    session_ms: int
+    frame: bytes = field(repr=False)
+
+    def payload(self) -> bytes:
+        if len(self.frame) > MAX_RESENT_FRAME:
+            raise WireError(
+                f"a frame of {len(self.frame)} bytes cannot be re-sent; at most "
+                f"{MAX_RESENT_FRAME} fit in a Resent"
+            )
+        try:
+            return _SESSION.pack(self.session_ms) + self.frame
+        except struct.error as exc:
+            raise WireError(f"cannot encode Resent: {exc}") from None
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        frame = payload[_SESSION.size :]
+        if len(frame) < 2 or frame[0] != STX or frame[-1] != ETX:
+            raise WireError(
+                f"Resent payload of {len(payload)} bytes does not hold a session and a frame"
+            )
+        (session_ms,) = _SESSION.unpack_from(payload)
+        return cls(session_ms, frame)
+
+
 # --- host to pen -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class HelloAck(_Fixed):
+class HelloAck(Message):
+    """The answer to a hello. From v2, the answer to a v2 hello names it (``session_ms``:
+    its ``pen_clock_ms``), so that a pen never takes the answer to an older hello (one
+    left unread on the line by a host that died) for the answer to its own."""
+
     TYPE: ClassVar[int] = 0x81
-    FORMAT: ClassVar[struct.Struct] = struct.Struct("<BB")
+    _HEAD: ClassVar[struct.Struct] = struct.Struct("<BB")
 
     protocol_version: int
     accepted: int
+    session_ms: int | None = None
+
+    def payload(self) -> bytes:
+        try:
+            head = self._HEAD.pack(self.protocol_version, self.accepted)
+            return head if self.session_ms is None else head + _SESSION.pack(self.session_ms)
+        except struct.error as exc:
+            raise WireError(f"cannot encode {self!r}: {exc}") from None
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        if len(payload) not in (cls._HEAD.size, cls._HEAD.size + _SESSION.size):
+            raise WireError(f"HelloAck payload is {len(payload)} bytes; expected 2 or 10")
+        version, accepted = cls._HEAD.unpack_from(payload)
+        session = _SESSION.unpack_from(payload, 2)[0] if len(payload) > 2 else None
+        return cls(version, accepted, session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,6 +518,30 @@ class RequestBatches(_Fixed):
     FORMAT: ClassVar[struct.Struct] = struct.Struct("<")
 
 
+@dataclass(frozen=True, slots=True)
+class LiveAck(_Fixed):
+    """Every frame of pen session ``session_ms``, from its hello up to and including
+    ``up_to_seq``, is durably stored (v2): the pen may forget them. Cumulative."""
+
+    TYPE: ClassVar[int] = 0x88
+    FORMAT: ClassVar[struct.Struct] = struct.Struct("<QH")
+
+    session_ms: int
+    """The ``pen_clock_ms`` of the hello that opened the session."""
+    up_to_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveResend(_Fixed):
+    """Send again (as :class:`Resent`) every frame of session ``session_ms`` still held (v2):
+    the host is missing one."""
+
+    TYPE: ClassVar[int] = 0x89
+    FORMAT: ClassVar[struct.Struct] = struct.Struct("<Q")
+
+    session_ms: int
+
+
 MESSAGE_TYPES: dict[int, type[Message]] = {
     cls.TYPE: cls
     for cls in (
@@ -464,6 +558,7 @@ MESSAGE_TYPES: dict[int, type[Message]] = {
         BatchChunk,
         BatchEnd,
         BatchDeleted,
+        Resent,
         HelloAck,
         SetTime,
         Ack,
@@ -471,6 +566,8 @@ MESSAGE_TYPES: dict[int, type[Message]] = {
         BatchCommit,
         RequestStatus,
         RequestBatches,
+        LiveAck,
+        LiveResend,
     )
 }
 

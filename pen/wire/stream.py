@@ -7,7 +7,9 @@ message and one event per anomaly: :class:`~pen.wire.framing.Garbage`,
 :class:`~pen.wire.framing.CorruptFrame`, :class:`MalformedMessage` (a frame
 whose CRC is right but whose payload is not a message this version knows),
 :class:`SequenceGap` and :class:`DuplicateFrame`. A duplicate is reported and
-not delivered a second time; nothing is dropped without an event.
+not delivered a second time; nothing is dropped without an event. A
+:class:`~pen.wire.messages.Resent` frame (protocol v2) is unsequenced: it takes no
+part in sequence tracking or duplicate detection.
 
 :class:`FrameEncoder` is the sending side: it numbers frames.
 """
@@ -20,7 +22,7 @@ from typing import ClassVar
 
 from pen.errors import WireError
 from pen.wire.framing import CorruptFrame, FrameDecoder, Garbage, RawFrame, encode_frame
-from pen.wire.messages import MESSAGE_TYPES, Dots, Hello, Message
+from pen.wire.messages import MESSAGE_TYPES, Dots, Hello, Message, Resent
 
 SEQ_MODULUS = 1 << 16
 _WINDOW = 64  # how many recent frames are remembered to recognise duplicates
@@ -99,12 +101,19 @@ class StreamDecoder:
         types = MESSAGE_TYPES
         dots_type = Dots.TYPE
         dots_from_payload = Dots.from_payload
+        resent_type = Resent.TYPE
         expected = self._expected
         for ev in events:
             if type(ev) is not tuple:
                 append(ev)  # type: ignore[arg-type]
                 continue
             ftype, seq, payload, offset = ev
+            if ftype == resent_type:  # unsequenced: an envelope, not a frame of the session
+                try:
+                    append(Received(seq, Resent.from_payload(payload), offset))
+                except WireError as exc:
+                    append(MalformedMessage(ftype, seq, payload, offset, exc.message))
+                continue
             if seq != expected and expected is not None:
                 if recent[seq % _WINDOW] == (seq, ftype, payload):
                     append(DuplicateFrame(ftype, seq, offset))
@@ -150,6 +159,11 @@ class FrameEncoder:
         data = encode_frame(message.TYPE, self.next_seq, message.payload())
         self.next_seq = (self.next_seq + 1) % SEQ_MODULUS
         return data
+
+    @staticmethod
+    def encode_unsequenced(message: Resent) -> bytes:
+        """A :class:`~pen.wire.messages.Resent`: seq 0, the counter does not move."""
+        return encode_frame(message.TYPE, 0, message.payload())
 
 
 def encode_message(message: Message, seq: int) -> bytes:

@@ -14,14 +14,12 @@ from hardware_sim.device import PenConfig, SimulatedPen
 from hardware_sim.pty_port import PtyPen
 from pen.ink import Ink
 from pen.wire import (
-    PROTOCOL_VERSION,
     Ack,
     BatchBegin,
     BatchChunk,
     BatchCommit,
     BatchDeleted,
     Hello,
-    HelloAck,
     InkAssembler,
     Message,
     PenUp,
@@ -59,7 +57,7 @@ def test_a_whole_live_session_decodes_to_the_written_ink(port: PtyPen) -> None:
     with open_host(port) as line:
         pump(reader(line), host, lambda h: bool(h.of(Hello)))
         assert host.of(Hello)[0].serial == "PTY-1"
-        line.write(host.encode(HelloAck(PROTOCOL_VERSION, 1)))
+        line.write(host.hello_ack())
         pump(reader(line), host, lambda h: bool(h.of(Status)))
         ink = digits_ink("2024", pen_clock(port))
         port.write(ink, retime=False)
@@ -80,7 +78,7 @@ def test_set_time_from_the_host_sets_the_pen_clock(tmp_path: Path) -> None:
         pump(reader(line), host, lambda h: bool(h.of(Hello)))
         before = port.call(lambda pen, now: now - pen.clock_ms(now))
         assert 3_599_000 < before <= 3_600_000  # an hour behind (and drifting)
-        line.write(host.encode(HelloAck(PROTOCOL_VERSION, 1)))
+        line.write(host.hello_ack())
         line.write(host.encode(SetTime(port.clock.now_ms())))
         assert port.wait_for(
             lambda pen: abs(pen.clock_ms(port.clock.now_ms()) - port.clock.now_ms()) < 200
@@ -114,7 +112,7 @@ def write_offline(port: PtyPen, text: str) -> Ink:
 
 def handshake(port: PtyPen, line: serial.Serial, host: Host) -> None:
     pump(reader(line), host, lambda h: bool(h.of(Hello)))
-    line.write(host.encode(HelloAck(PROTOCOL_VERSION, 1)))
+    line.write(host.hello_ack())
     pump(reader(line), host, lambda h: bool(h.of(Status)))
 
 

@@ -9,14 +9,12 @@ from hardware_sim.protocol_pensim import Serial as PensimSerial
 from hardware_sim.protocol_pensim import parse_url
 from hardware_sim.url_handler import register
 from pen.wire import (
-    PROTOCOL_VERSION,
     Ack,
     BatchBegin,
     BatchChunk,
     BatchCommit,
     BatchDeleted,
     Hello,
-    HelloAck,
     InkAssembler,
     Message,
     PenUp,
@@ -35,7 +33,7 @@ def test_round_trip_through_serial_for_url() -> None:
         pump(lambda: port.read(4096), host, lambda h: bool(h.of(Hello)))
         assert host.of(Hello)[0].serial == "URL-7"
         assert port.pen.config.drift_ppm == 25
-        port.write(host.encode(HelloAck(PROTOCOL_VERSION, 1)))
+        port.write(host.hello_ack())
         pump(lambda: port.read(4096), host, lambda h: bool(h.of(Status)))
         assert host.of(Status)[0].battery_pct == 64
         ink = digits_ink("59", port.pen.clock_ms(port.clock.now_ms()))
@@ -64,7 +62,7 @@ def test_closing_the_port_takes_the_pen_offline_and_reopening_downloads() -> Non
             port.write(host.encode(Ack(msg.batch_id, msg.index)))
 
     pump(lambda: port.read(4096), host, lambda h: bool(h.of(Hello)))
-    port.write(host.encode(HelloAck(PROTOCOL_VERSION, 1), RequestBatches()))
+    port.write(host.hello_ack() + host.encode(RequestBatches()))
     pump(lambda: port.read(4096), host, lambda h: h.ended(1), on_message=answer)
     assert host.of(BatchBegin)[0].n_chunks > 1
     port.write(host.encode(BatchCommit(1)))

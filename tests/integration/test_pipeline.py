@@ -39,7 +39,7 @@ from ingest.digitise import NOT_READ
 from ingest.layouts import layouts
 from ingest.pipeline import run_once
 from ingest.settings import Settings
-from pen.batches import batch_hash, parse_batch
+from pen.batches import GENESIS_HASH, BatchEvent, batch_hash, parse_batch
 from pen.forms import assign
 from pen.wire import decode_ink, decode_stream
 from plume.sim_kits import create_sim_kits
@@ -322,3 +322,41 @@ def test_a_stroke_cut_short_waits_in_the_session_then_is_kept_incomplete_at_clos
     assert stored[-1].flags == "incomplete"
     assert all(r.flags == "" for r in stored[:-1])
     assert state.carry == b""
+
+
+def test_a_stroke_finished_by_frames_re_sent_after_the_pen_said_hello_again_is_whole(
+    tmp_path: Path, day: StationDay
+) -> None:
+    """Protocol v2: the frames of a session cut mid-stroke come again (in that session)
+    after the pen's next hello, in a later upload: the stroke is whole, not incomplete."""
+    engine, settings = _engine(tmp_path)
+    codes = create_sim_kits(engine, [day.station], contact_sheets=50)
+    key = enrol_station(engine, day.station.id, codes[day.station.id])
+    serial = day.station.pen_serials[1]
+    events = session_events(day.sessions[serial])
+    n = len(decode_ink(day.sessions[serial])[0])
+    downs = [i for i, e in enumerate(events) if e.summary and e.summary["kind"] == "PenDown"]
+    cut = downs[len(downs) // 2] + 3  # inside a stroke
+    hello = events[0]
+    assert hello.summary is not None and hello.summary["kind"] == "Hello"
+    later = dict(hello.summary, pen_session=f"{serial}@later", key="live:later:0")
+    again = [BatchEvent(hello.raw, later)]  # the pen said hello on its next connection
+    order = [*events[:cut], *again, *events[cut:]]
+    for i, e in enumerate(order, start=1):
+        assert e.summary is not None
+        e.summary["id"] = i
+    parts = [order[:cut], order[cut : cut + 1], order[cut + 1 :]]  # three uploads
+    bodies: list[bytes] = []
+    for part in [*parts, [close_event(len(order) + 1)]]:
+        head = parse_batch(bodies[-1]) if bodies else None
+        bodies += signed_bodies(
+            day.station.id, key, part, first_seq=head.seq + 1 if head else 1,
+            prev_hash=batch_hash(head) if head else GENESIS_HASH,
+        )  # fmt: skip
+    for body in bodies:
+        upload(engine, day.station.id, [body])
+        assemble(engine, settings)
+    with session(engine) as s:
+        stored = s.scalars(select(InkStroke).where(InkStroke.pen_serial == serial)).all()
+    assert len(stored) == n
+    assert all(r.flags == "" for r in stored)

@@ -22,7 +22,7 @@ from hardware_sim.record import (
     replay,
 )
 from pen.inkml import from_inkml
-from pen.wire import PenUp, Received, decode_stream
+from pen.wire import HelloAck, LiveAck, PenUp, Received, decode_stream
 from tests.pen_host import assert_same_ink, digits_ink
 
 
@@ -89,7 +89,10 @@ def test_the_recording_holds_the_written_ink_and_the_host_answer(recorded: tuple
     decoded, anomalies = rec.decode_ink()
     assert anomalies == []
     assert_same_ink(decoded, ink)
-    assert [c.direction for c in rec.chunks].count("host") == 1  # the HelloAck
+    host = [e for c in rec.chunks if c.direction == "host" for e in decode_stream(c.data)]
+    answered = [type(e.message) for e in host if isinstance(e, Received)]
+    assert len(answered) == len(host) and answered.count(HelloAck) == 1  # then its LiveAcks
+    assert set(answered) == {HelloAck, LiveAck}
 
 
 def test_save_writes_plumerec_and_inkml_and_load_reads_it_back(

@@ -12,7 +12,7 @@ import serial
 
 from hardware_sim.day import simulate_day
 from hardware_sim.stations import load_stations
-from pen.wire import PROTOCOL_VERSION, Hello, HelloAck, InkAssembler, PenUp
+from pen.wire import Hello, InkAssembler, PenUp
 from plume.cli import main
 from plume.exit_codes import EXIT_OK, EXIT_USAGE
 from tests.pen_host import UNIT_MM, Host, pump
@@ -42,7 +42,7 @@ def test_sim_station_serves_the_whole_day_on_a_pty(
                 return bytes(line.read(max(1, line.in_waiting)))
 
             pump(read, host, lambda h: bool(h.of(Hello)))
-            line.write(host.encode(HelloAck(PROTOCOL_VERSION, 1)))
+            line.write(host.hello_ack())
             pump(read, host, lambda h: len(h.of(PenUp)) == len(want), timeout=20)
     finally:
         thread.join(timeout=10)

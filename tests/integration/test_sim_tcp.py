@@ -10,13 +10,11 @@ from hardware_sim.device import PenConfig
 from hardware_sim.tcp_port import TcpPen
 from pen.ink import Ink
 from pen.wire import (
-    PROTOCOL_VERSION,
     Ack,
     BatchBegin,
     BatchChunk,
     BatchEnd,
     Hello,
-    HelloAck,
     InkAssembler,
     Message,
     PenUp,
@@ -37,7 +35,7 @@ def test_a_live_session_over_socket_url_decodes_to_the_written_ink() -> None:
         with serial.serial_for_url(port.url, timeout=0.05) as line:
             pump(reader(line), host, lambda h: bool(h.of(Hello)))
             assert host.of(Hello)[0].serial == "TCP-1"
-            line.write(host.encode(HelloAck(PROTOCOL_VERSION, 1)))
+            line.write(host.hello_ack())
             pump(reader(line), host, lambda h: bool(h.of(Status)))
             ink = digits_ink("1789", port.call(lambda pen, now: pen.clock_ms(now)))
             port.write(ink, retime=False)
@@ -58,7 +56,7 @@ def test_ink_written_while_no_client_is_stored_and_downloaded_on_reconnect() -> 
         host = Host()
         with serial.serial_for_url(port.url, timeout=0.05) as line:
             pump(reader(line), host, lambda h: bool(h.of(Hello)))
-            line.write(host.encode(HelloAck(PROTOCOL_VERSION, 1)))
+            line.write(host.hello_ack())
             pump(reader(line), host, lambda h: bool(h.of(Status)))
             line.write(host.encode(RequestBatches()))
 

@@ -16,6 +16,8 @@ from pen.wire import (
     Dots,
     Hello,
     HelloAck,
+    LiveAck,
+    LiveResend,
     LostPoints,
     Message,
     Nak,
@@ -24,10 +26,12 @@ from pen.wire import (
     PenUp,
     RequestBatches,
     RequestStatus,
+    Resent,
     SetTime,
     Shutdown,
     ShutdownReason,
     Status,
+    encode_message,
 )
 
 u8 = st.integers(0, 0xFF)
@@ -66,13 +70,19 @@ MESSAGES: dict[type[Message], st.SearchStrategy[Message]] = {
     BatchChunk: st.builds(BatchChunk, u32, u32, st.binary(max_size=2000)),
     BatchEnd: st.builds(BatchEnd, u32),
     BatchDeleted: st.builds(BatchDeleted, u32),
-    HelloAck: st.builds(HelloAck, u8, u8),
+    HelloAck: st.builds(HelloAck, u8, u8, st.none() | u64),
     SetTime: st.builds(SetTime, u64),
     Ack: st.builds(Ack, u32, u32),
     Nak: st.builds(Nak, u32, u32, u8),
     BatchCommit: st.builds(BatchCommit, u32),
     RequestStatus: st.just(RequestStatus()),
     RequestBatches: st.just(RequestBatches()),
+    LiveAck: st.builds(LiveAck, u64, u16),
+    LiveResend: st.builds(LiveResend, u64),
 }
 
 any_message = st.one_of(*MESSAGES.values())
+
+#: A frame as it was on the wire, as a v2 pen keeps it to send it again.
+sent_frame = st.builds(encode_message, any_message, u16)
+MESSAGES[Resent] = st.builds(Resent, u64, sent_frame)

@@ -35,7 +35,7 @@ T0 = 1_700_000_000_000  # true time at the start of each test
 def handshake(pen: SimulatedPen, host: Host, now: int) -> None:
     pen.connect(now)
     host.feed(pen.poll(now))
-    pen.feed_host(host.encode(HelloAck(PROTOCOL_VERSION, 1)), now)
+    pen.feed_host(host.hello_ack(), now)
     host.feed(pen.poll(now))
 
 
@@ -105,7 +105,8 @@ def test_battery_drains_with_use_to_a_low_battery_shutdown() -> None:
 
 
 def test_offline_ink_fills_memory_to_a_memory_full_shutdown() -> None:
-    pen = SimulatedPen(PenConfig(memory_total=600), T0)
+    # v1: a v2 pen's status also counts the live frames it retains (tests/unit/test_sim_live_ack.py)
+    pen = SimulatedPen(PenConfig(memory_total=600, protocol_version=1), T0)
     ink = digits_ink("80", T0)
     pen.write(ink, T0)
     pen.poll(int(ink[-1].end_ms))
@@ -165,7 +166,9 @@ def test_offline_batch_download_commit_and_delete() -> None:
     assert pen.stored_batches == (begin.batch_id,)  # not deleted before the commit
     pen.feed_host(host.encode(BatchCommit(begin.batch_id)), now)
     assert host.feed(pen.poll(now)) == [BatchDeleted(begin.batch_id)]
-    assert pen.stored_batches == () and pen.memory_used == 0
+    assert pen.stored_batches == ()
+    pen.feed_host(host.live_ack(), now)  # v2: the frames sent are held until acknowledged
+    assert pen.memory_used == 0
 
 
 def test_nak_makes_the_pen_send_the_chunk_again() -> None:

@@ -24,14 +24,12 @@ from hardware_sim.faults import (
     Spikes,
 )
 from pen.wire import (
-    PROTOCOL_VERSION,
     Ack,
     BatchBegin,
     BatchChunk,
     BatchEnd,
     CorruptFrame,
     DuplicateFrame,
-    HelloAck,
     PenDown,
     PenUp,
     RequestBatches,
@@ -53,7 +51,7 @@ STEP = 13  # ms between polls, like a driver
 def handshake(pen: FaultyPen, host: Host, now: int) -> None:
     pen.connect(now)
     host.feed(pen.poll(now))
-    pen.feed_host(host.encode(HelloAck(PROTOCOL_VERSION, 1)), now)
+    pen.feed_host(host.hello_ack(), now)
     host.feed(pen.poll(now))
 
 

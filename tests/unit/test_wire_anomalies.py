@@ -26,6 +26,7 @@ from pen.wire import (
     PenDown,
     PenUp,
     Received,
+    Resent,
     SequenceGap,
     Shutdown,
     StreamDecoder,
@@ -143,6 +144,20 @@ def test_hello_restarts_the_sequence() -> None:
     again = FrameEncoder(start_seq=0)
     stream = first.encode(HELLO) + first.encode(PenDown(1, 1)) + again.encode(HELLO)
     assert all(isinstance(e, Received) for e in decode_stream(stream))
+
+
+def test_a_resent_frame_is_unsequenced_and_carries_the_original_bytes() -> None:
+    enc = FrameEncoder()
+    a, b, c = (enc.encode(PenDown(i, i)) for i in range(3))
+    copy = FrameEncoder.encode_unsequenced(Resent(1234, b))  # seq 0, the counter stays
+    events = decode_stream(a + b + copy + copy + c)
+    assert kinds(events) == ["Received"] * 5  # no gap, no duplicate
+    resent = events[2]
+    assert isinstance(resent, Received) and resent.message == Resent(1234, b)
+    (inner,) = decode_stream(resent.message.frame)
+    assert isinstance(inner, Received) and (inner.seq, inner.message) == (1, PenDown(1, 1))
+    bad = encode_frame(Resent.TYPE, 0, b"\x01" * 8 + b"not a frame")
+    assert kinds(decode_stream(bad)) == ["MalformedMessage"]
 
 
 def test_unknown_type_and_bad_payload_are_malformed_messages() -> None:
