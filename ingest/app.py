@@ -18,6 +18,7 @@ from ingest.access import check_access_decisions
 from ingest.api import health, v1
 from ingest.api_results import router as results_router
 from ingest.api_review import router as review_router
+from ingest.batch_route import install_batch_route
 from ingest.db import create_schema, make_engine
 from ingest.errors import install_error_handlers
 from ingest.exports import router as exports_router
@@ -61,4 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(review_router)
     app.include_router(exports_router)
     check_access_decisions(app)
+    install_batch_route(app)
     return app
