@@ -319,6 +319,12 @@ class Http:
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode("ascii")
+        return await self._send(head, body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self._send(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode(), b"")
+
+    async def _send(self, head: bytes, body: bytes) -> tuple[int, bytes]:
         for attempt in range(2):
             if self.writer is None or self.writer.is_closing():
                 self.reader, self.writer = await asyncio.open_connection(
@@ -360,15 +366,36 @@ class Tally:
     last_ack: float = 0.0
 
 
+KEEP_ALIVE_S = 3.0
+"""While they wait for the start, stations ask ``GET /health`` this often, so that
+uvicorn (which closes a connection idle for 5 s) keeps their connections, as an
+agent uploading every 2 s keeps its own; else the first timed batches would all
+meet a closed connection and reconnect at once."""
+
+
 @dataclass
 class Run:
     """What every station of one run shares: the port, the start line and the pace."""
 
     port: int
-    ready: asyncio.Barrier
+    stations: int
     interval_s: float | None
     """Seconds between a station's batches (steady), None to send back to back (catch-up)."""
     start: float = 0.0
+    waiting: int = 0
+    ready: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    """Every station has enrolled and sent its first batch."""
+    go: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    async def wait_for_start(self, http: Http) -> None:
+        self.waiting += 1
+        if self.waiting == self.stations:
+            self.ready.set()
+        while not self.go.is_set():
+            try:
+                await asyncio.wait_for(self.go.wait(), KEEP_ALIVE_S)
+            except TimeoutError:
+                await http.get("/health")
 
 
 async def station(
@@ -397,7 +424,7 @@ async def station(
         tally.acked[(sid, first.seq)] = first.hash
     else:
         tally.errors.append(f"{sid} seq {first.seq}: {status} {answer[:200]!r}")
-    await run.ready.wait()
+    await run.wait_for_start(http)
     loop = asyncio.get_running_loop()
     for k, b in enumerate(batches):
         due = run.start + offset_s + k * (interval_s or 0.0)
@@ -433,7 +460,7 @@ async def drive(
 ) -> Tally:
     tally = Tally([], [], {}, [])
     n = len(kits)
-    run = Run(port, asyncio.Barrier(n + 1), plan.interval_s if plan.mode == "steady" else None)
+    run = Run(port, n, plan.interval_s if plan.mode == "steady" else None)
     tasks = [
         asyncio.create_task(station(sid, code, keys[sid], plans[sid], i / n, run, tally))
         for i, (sid, code) in enumerate(kits.items())
@@ -441,6 +468,7 @@ async def drive(
     await run.ready.wait()
     on_start()
     run.start = asyncio.get_running_loop().time()
+    run.go.set()
     await asyncio.gather(*tasks)
     return tally
 
