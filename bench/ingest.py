@@ -14,25 +14,37 @@ station starts at another place in that pool of writing. Two modes:
 
 - ``steady``: the pen writes without pause at 100 Hz (the top of a pen's
   75-100 points/s while the nib is down; people pause, so a real station
-  averages far less) and the agent uploads once a second: one batch carries
-  ~100 points in ~15 frames. Stations are spread evenly over the second. A
-  station that falls behind sends its next batch as soon as the last is
-  acknowledged (it never has two in flight).
+  averages far less) and the agent uploads as its upload policy says
+  (:class:`station_agent.closing.UploadLoop`): a batch that is not full is
+  followed by the next :data:`~station_agent.closing.UPLOAD_INTERVAL_S` after it
+  started, so each batch carries one interval of writing (2 s: ~200 points in
+  ~40 frames) and a station starts one batch per interval (``--interval`` S
+  models another linger, e.g. 1 for the former 1-second model). Stations are
+  spread evenly over the interval. A station that falls behind sends its next
+  batch as soon as the last is acknowledged (it never has two in flight); the
+  agent would then send fewer, bigger batches, so the bench is pessimistic there.
 - ``catchup``: stations come back after an outage with a backlog and send it
-  back to back in big batches of 500 events (the agent's ``max_events``),
-  ~3,000 points each; measures the most the server can store.
+  back to back in full batches of :data:`~station_agent.uploader.BATCH_EVENTS`
+  events (~2,500 points each), as the policy sends full batches; measures the
+  most the server can store.
 
-Every batch is built and signed before the clock starts (in 2 processes). At
-the end the stored batches are read back from the database: a batch counts
-only if its stored hash is the one sent; points/s = points of those batches /
+The server runs intake only (``PLUME_PIPELINE_ENABLED=false``: the pipeline
+loop that assembles and reads the stored batches is measured by
+bench/pipeline.py); ``--pipeline`` runs it in the server too.
+
+Every batch is built and signed before the clock starts (in 2 processes), and
+every station enrols and sends its first batch of the day (which the server
+decides on the station's row, once a day) before it too. At the end the stored
+batches are read back from the database: a batch counts only if its stored hash
+is the one sent (every one must be); points/s = points of the timed batches /
 time from the first send to the last acknowledgement. Latency is from writing
 the request to reading the whole answer. CPU seconds of the client, of the
 server process tree and (PostgreSQL) of the postgres processes serving it are
 read from /proc over the same window.
 
     python bench/ingest.py [--db sqlite|postgres|both] [--stations 100,1000]
-        [--seconds 20] [--mode steady|catchup|both] [--workers 1] [--quick]
-        [--pg-url URL] [--json out.json]
+        [--seconds 20] [--interval S] [--mode steady|catchup|both] [--workers 1]
+        [--pipeline] [--quick] [--pg-url URL] [--json out.json] [--profile PATH]
 """
 
 from __future__ import annotations
@@ -57,7 +69,7 @@ from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, make_url, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -78,18 +90,16 @@ from pen.batches import (
 from pen.forms import load_form
 from pen.page import PageAddress
 from pen.wire import Dots, Received, stroke_messages
+from station_agent.closing import UPLOAD_INTERVAL_S
 from station_agent.journal import Entry, EventRecord
 from station_agent.records import PenContext, message_record
+from station_agent.uploader import BATCH_EVENTS
 from station_agent.uploader import _summary as agent_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_POINTS_PER_S = 100_000
 TARGET_P99_MS = 250.0
 PEN_HZ = 100.0
-STEADY_POINTS = 100
-"""Points per steady batch: one second of writing at :data:`PEN_HZ`."""
-CATCHUP_EVENTS = 500
-"""Events per catch-up batch: the agent's default ``max_events``."""
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/plume_benchingest"
 POOL_POINTS = 50_000
 """Most points of handwriting the stations share, each starting elsewhere in it."""
@@ -128,6 +138,12 @@ class Plan:
     mode: str
     batches: int
     """Batches per station."""
+    interval_s: float = UPLOAD_INTERVAL_S
+    """Seconds of writing in a steady batch, and between a station's steady batches."""
+
+    @property
+    def steady_points(self) -> int:
+        return round(PEN_HZ * self.interval_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +167,11 @@ def build_station(job: tuple[str, bytes, int, Plan]) -> list[Outgoing]:
     key = Ed25519PrivateKey.from_private_bytes(private)
     out: list[Outgoing] = []
     prev, i, entry_id = GENESIS_HASH, start, 1
-    for seq in range(1, plan.batches + 1):
+    want = plan.steady_points if plan.mode == "steady" else None
+    for seq in range(1, plan.batches + 2):  # and the first of the day, sent before the clock
         events: list[BatchEvent] = []
         points = 0
-        while (points < STEADY_POINTS) if plan.mode == "steady" else (len(events) < CATCHUP_EVENTS):
+        while (len(events) < BATCH_EVENTS) if want is None else (points < want):
             rec, n = _POOL[i % len(_POOL)]
             rec = dataclasses.replace(rec, key=f"live:{entry_id}")
             entry = Entry(entry_id, 1, 1_800_000_000_000 + entry_id * 10, rec)
@@ -178,12 +195,39 @@ def free_port() -> int:
         return port
 
 
-def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+_PROFILED = """import cProfile, sys, time
+from plume.cli import main
+prof = cProfile.Profile(time.thread_time)
+prof.enable()
+try:
+    main(sys.argv[1:])
+finally:
+    prof.disable()
+    prof.dump_stats({path!r})
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """How ``plume serve`` runs."""
+
+    workers: int = 1
+    pipeline: bool = False
+    """Run the pipeline loop in the service too (off: intake only)."""
+    profile: Path | None = None
+    """cProfile the main thread into this file (1 worker)."""
+
+
+def start_server(url: str, port: int, server: Server, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PLUME_DATABASE_URL": url}
-    cmd = [sys.executable, "-m", "plume", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    env["PLUME_PIPELINE_ENABLED"] = "true" if server.pipeline else "false"
+    cmd = [sys.executable, "-m", "plume"]
+    if server.profile:  # the main thread's CPU time (not wall time: the machine is shared)
+        cmd[1:] = ["-c", _PROFILED.format(path=str(server.profile))]
+    cmd += ["serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--no-access-log"]  # the app still logs every accepted batch (structlog)
-    if workers > 1:
-        cmd += ["--workers", str(workers)]
+    if server.workers > 1:
+        cmd += ["--workers", str(server.workers)]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
@@ -231,6 +275,19 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
+def ensure_database(url: str) -> None:
+    """Create the bench's PostgreSQL database (``--pg-url``) if the server lacks it."""
+    u = make_url(url)
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            q = text("SELECT 1 FROM pg_database WHERE datname = :d")
+            if conn.scalar(q, {"d": u.database}) is None:
+                conn.execute(text(f'CREATE DATABASE "{u.database}"'))
+    finally:
+        admin.dispose()
+
+
 def _pg_pids(engine: Any) -> list[int]:
     q = text(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
@@ -262,6 +319,12 @@ class Http:
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode("ascii")
+        return await self._send(head, body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self._send(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode(), b"")
+
+    async def _send(self, head: bytes, body: bytes) -> tuple[int, bytes]:
         for attempt in range(2):
             if self.writer is None or self.writer.is_closing():
                 self.reader, self.writer = await asyncio.open_connection(
@@ -303,15 +366,36 @@ class Tally:
     last_ack: float = 0.0
 
 
+KEEP_ALIVE_S = 3.0
+"""While they wait for the start, stations ask ``GET /health`` this often, so that
+uvicorn (which closes a connection idle for 5 s) keeps their connections, as an
+agent uploading every 2 s keeps its own; else the first timed batches would all
+meet a closed connection and reconnect at once."""
+
+
 @dataclass
 class Run:
     """What every station of one run shares: the port, the start line and the pace."""
 
     port: int
-    ready: asyncio.Barrier
+    stations: int
     interval_s: float | None
     """Seconds between a station's batches (steady), None to send back to back (catch-up)."""
     start: float = 0.0
+    waiting: int = 0
+    ready: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    """Every station has enrolled and sent its first batch."""
+    go: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    async def wait_for_start(self, http: Http) -> None:
+        self.waiting += 1
+        if self.waiting == self.stations:
+            self.ready.set()
+        while not self.go.is_set():
+            try:
+                await asyncio.wait_for(self.go.wait(), KEEP_ALIVE_S)
+            except TimeoutError:
+                await http.get("/health")
 
 
 async def station(
@@ -323,7 +407,8 @@ async def station(
     run: Run,
     tally: Tally,
 ) -> None:
-    """One agent: enrol, wait for the start, then send its batches in order, one at a time."""
+    """One agent: enrol, send its first batch of the day, wait for the start, then send
+    the others in order, one at a time."""
     port, interval_s = run.port, run.interval_s
     offset_s = phase * interval_s if interval_s else 0.0
     http = Http(port)
@@ -332,8 +417,14 @@ async def station(
     status, answer = await http.post(f"/v1/stations/{sid}/enrol", enrol)
     if status != 201:
         tally.errors.append(f"{sid} enrol {status} {answer[:200]!r}")
-    await run.ready.wait()
     path = f"/v1/stations/{sid}/batches"
+    first, batches = batches[0], batches[1:]
+    status, answer = await http.post(path, first.body)  # once a day: before the clock
+    if status == 201:
+        tally.acked[(sid, first.seq)] = first.hash
+    else:
+        tally.errors.append(f"{sid} seq {first.seq}: {status} {answer[:200]!r}")
+    await run.wait_for_start(http)
     loop = asyncio.get_running_loop()
     for k, b in enumerate(batches):
         due = run.start + offset_s + k * (interval_s or 0.0)
@@ -364,12 +455,12 @@ async def drive(
     keys: dict[str, bytes],
     plans: dict[str, list[Outgoing]],
     port: int,
-    mode: str,
+    plan: Plan,
     on_start: Any,
 ) -> Tally:
     tally = Tally([], [], {}, [])
     n = len(kits)
-    run = Run(port, asyncio.Barrier(n + 1), 1.0 if mode == "steady" else None)
+    run = Run(port, n, plan.interval_s if plan.mode == "steady" else None)
     tasks = [
         asyncio.create_task(station(sid, code, keys[sid], plans[sid], i / n, run, tally))
         for i, (sid, code) in enumerate(kits.items())
@@ -377,6 +468,7 @@ async def drive(
     await run.ready.wait()
     on_start()
     run.start = asyncio.get_running_loop().time()
+    run.go.set()
     await asyncio.gather(*tasks)
     return tally
 
@@ -390,12 +482,12 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
-def run_config(
-    db: str, stations: int, mode: str, batches: int, workers: int, pg_url: str
-) -> dict[str, Any]:
+def run_config(db: str, stations: int, plan: Plan, server: Server, pg_url: str) -> dict[str, Any]:
     """Build, serve, drive and count one configuration; the result row."""
     with tempfile.TemporaryDirectory(prefix="plume-bench-ingest-") as tmp:
         url = f"sqlite:///{tmp}/ingest.db" if db == "sqlite" else pg_url
+        if db == "postgres":
+            ensure_database(url)
         engine = make_engine(url)
         if db == "postgres":
             Base.metadata.drop_all(engine)
@@ -404,9 +496,9 @@ def run_config(
         kits = create_kits(engine, sids)
         rng = np.random.default_rng(stations)
         keys = {sid: rng.bytes(32) for sid in sids}
-        plan = Plan(mode, batches)
+        mode, batches = plan.mode, plan.batches
         t0 = time.perf_counter()
-        per_batch = STEADY_POINTS if mode == "steady" else CATCHUP_EVENTS * 6
+        per_batch = plan.steady_points if mode == "steady" else BATCH_EVENTS * 6
         pool = min(POOL_POINTS, max(5_000, 2 * batches * per_batch))
         with ProcessPoolExecutor(2, initializer=_init_pool, initargs=(pool,)) as ex:
             jobs = [(sid, keys[sid], i * 7919, plan) for i, sid in enumerate(sids)]
@@ -416,7 +508,7 @@ def run_config(
         body_bytes = [len(b.body) for sid in sids for b in built[sid]]
 
         port = free_port()
-        proc = start_server(url, port, workers, Path(tmp) / "serve.log")
+        proc = start_server(url, port, server, Path(tmp) / "serve.log")
         pg_pids: list[int] = []
         cpu0: dict[str, float] = {}
 
@@ -429,7 +521,7 @@ def run_config(
 
         load = os.getloadavg()[0]
         try:
-            tally = asyncio.run(drive(kits, keys, built, port, mode, on_start))
+            tally = asyncio.run(drive(kits, keys, built, port, plan, on_start))
             client_cpu = time.process_time() - cpu0["client"]
             server_cpu = sum(_cpu_s(p) for p in _tree(proc.pid)) - cpu0["server"]
             pg_cpu = 0.0
@@ -444,14 +536,17 @@ def run_config(
         engine.dispose()
 
     good = [k for k, h in stored.items() if k in sent_points and sent_points[k][0] == h]
-    points = sum(sent_points[k][1] for k in good)
+    timed = [k for k in good if k[1] > 1]  # the first batch of the day went before the clock
+    points = sum(sent_points[k][1] for k in timed)
     wall = max(tally.last_ack - tally.first_send, 1e-9)
     lat = tally.latencies
     return {
         "db": db,
         "mode": mode,
         "stations": stations,
-        "workers": workers,
+        "workers": server.workers,
+        "pipeline": server.pipeline,
+        "interval_s": plan.interval_s if mode == "steady" else None,
         "batches_per_station": batches,
         "points_per_batch": statistics.mean(p for _, p in sent_points.values()),
         "body_bytes_mean": statistics.mean(body_bytes),
@@ -467,13 +562,14 @@ def run_config(
         "wall_s": wall,
         "points_stored": points,
         "points_per_s": points / wall,
-        "batches_per_s": len(good) / wall,
+        "batches_per_s": len(timed) / wall,
         "p50_ms": _pct(lat, 50) * 1000,
         "p99_ms": _pct(lat, 99) * 1000,
         "max_ms": max(lat) * 1000 if lat else float("nan"),
         "lag_p99_ms": _pct(tally.lags, 99) * 1000,
         "cpu_s": {"client": client_cpu, "server": server_cpu, "postgres": pg_cpu},
-        "server_cpu_ms_per_batch": 1000 * (server_cpu + pg_cpu) / max(1, len(tally.acked)),
+        "server_cpu_ms_per_batch": 1000 * (server_cpu + pg_cpu) / max(1, len(timed)),
+        "server_cpu_us_per_point": 1e6 * (server_cpu + pg_cpu) / max(1, points),
         "cpu_pct_of_2_cores": {
             k: 100 * v / wall / 2
             for k, v in (("client", client_cpu), ("server", server_cpu), ("postgres", pg_cpu))
@@ -486,14 +582,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--stations", default="100,1000", help="comma-separated station counts")
-    parser.add_argument("--seconds", type=int, default=20, help="steady run length (batches each)")
+    parser.add_argument("--seconds", type=int, default=20, help="steady run length")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=UPLOAD_INTERVAL_S,
+        help=f"steady: seconds of writing per batch and between batches "
+        f"(default {UPLOAD_INTERVAL_S:g}, the agent's upload policy)",
+    )
     parser.add_argument("--catchup-batches", type=int, default=600, help="big batches in all")
     parser.add_argument("--mode", choices=["steady", "catchup", "both"], default="both")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--pipeline", action="store_true", help="run the pipeline loop in the server too"
+    )
     parser.add_argument("--quick", action="store_true", help="CI size: 20 stations, 3 s")
     parser.add_argument("--pg-url", default=os.environ.get("PLUME_BENCH_PG_URL", DEFAULT_PG_URL))
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="cProfile the server's main thread (1 worker) into PATH-<db>-<mode>-<stations>.prof",
+    )
     args = parser.parse_args(argv)
+    if args.profile and args.workers != 1:
+        parser.error("--profile profiles one server process: use --workers 1")
     if args.quick:
         args.stations, args.seconds, args.catchup_batches = "20", 3, 20
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
@@ -504,8 +618,13 @@ def main(argv: list[str] | None = None) -> int:
     for db in dbs:
         for mode in modes:
             for n in counts:
-                per = args.seconds if mode == "steady" else max(1, args.catchup_batches // n)
-                r = run_config(db, n, mode, per, args.workers, args.pg_url)
+                if mode == "steady":
+                    per = max(1, round(args.seconds / args.interval))
+                else:
+                    per = max(1, args.catchup_batches // n)
+                prof = args.profile and Path(f"{args.profile}-{db}-{mode}-{n}.prof").resolve()
+                server = Server(args.workers, args.pipeline, prof or None)
+                r = run_config(db, n, Plan(mode, per, args.interval), server, args.pg_url)
                 results.append(r)
                 print(
                     f"{db} {mode} {n}: {r['points_per_s']:,.0f} points/s, "
@@ -517,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
             r["db"],
             r["mode"],
             f"{r['stations']:,}",
+            f"{r['interval_s']:g}" if r["interval_s"] else "-",
             f"{r['points_per_batch']:,.0f}",
             f"{r['stored_as_sent']:,}/{r['sent']:,}",
             f"{r['points_per_s']:,.0f}",
@@ -525,13 +645,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['p99_ms']:.0f}",
             "/".join(f"{r['cpu_pct_of_2_cores'][k]:.0f}" for k in ("client", "server", "postgres")),
             f"{r['server_cpu_ms_per_batch']:.2f}",
+            f"{r['server_cpu_us_per_point']:.1f}",
             f"{r['load_avg_1m_before']:.1f}",
         ]
         for r in results
     ]
-    print(f"\ningest intake, {args.workers} uvicorn worker(s), {os.cpu_count()} CPUs")
-    headers = ["db", "mode", "stations", "pts/batch", "stored/sent", "points/s", "batches/s"]
-    headers += ["p50 ms", "p99 ms", "cpu% cli/srv/pg", "srv cpu ms/batch", "load"]
+    what = "intake and pipeline" if args.pipeline else "intake only"
+    print(f"\ningest {what}, {args.workers} uvicorn worker(s), {os.cpu_count()} CPUs")
+    headers = ["db", "mode", "stations", "every s", "pts/batch", "stored/sent", "points/s"]
+    headers += ["batches/s", "p50 ms", "p99 ms", "cpu% cli/srv/pg", "srv ms/batch"]
+    headers += ["srv us/point", "load"]
     print_table(headers, rows)
     for r in results:
         if r["mode"] == "steady" and r["stations"] >= 1000:
@@ -545,7 +668,11 @@ def main(argv: list[str] | None = None) -> int:
     target = {"points_per_s": TARGET_POINTS_PER_S, "p99_ms": TARGET_P99_MS, "stations": 1000}
     path = write_json(
         "ingest",
-        {"target": target, "args": vars(args) | {"json": None}, "results": results},
+        {
+            "target": target,
+            "args": vars(args) | {"json": None, "profile": None},
+            "results": results,
+        },
         args.json,
     )
     print(f"wrote {path}")

@@ -107,6 +107,17 @@ def api_routes(app: FastAPI) -> Iterator[tuple[str, frozenset[str], Dependant]]:
             yield item.path, frozenset(item.methods or ()), route.dependant
 
 
+def find_route(app: FastAPI, path: str, method: str) -> APIRoute:
+    """The API route of ``app`` that answers ``method`` on ``path`` (a template)."""
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    items: Iterable[Any] = walk(app.routes) if walk else app.routes
+    for item in items:
+        route = getattr(item, "original_route", item)
+        if isinstance(route, APIRoute) and item.path == path and method in (item.methods or ()):
+            return route
+    raise LookupError(f"no route answers {method} {path}")
+
+
 def decisions(dependant: Dependant) -> list[Any]:
     """The access decisions among a route's dependencies."""
     return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -9,10 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from ingest import stations
 from ingest.access import PUBLIC, STATION
-from ingest.errors import error_body
+from ingest.errors import error_body, error_response
 from ingest.observability import database_answers, record_batch
 
 StationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -90,22 +92,68 @@ _BATCH_BODY = {
 }
 
 
-async def read_body(
-    request: Request, limit: int, what: str = "the batch is", hint: str = "send smaller batches"
+async def _read_body(
+    chunks: AsyncIterator[bytes],
+    declared: str | None,
+    limit: int,
+    what: str = "the batch is",
+    hint: str = "send smaller batches",
 ) -> bytes:
     """The body, refused past ``limit`` bytes before more is read (the refusal keeps no body)."""
     too_large = stations.Refused(413, "HTTP.413", "too_large", f"{what} over {limit} bytes; {hint}")
-    declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def answer_batch(
+    app: Any, scope: Scope, station_id: str, chunks: AsyncIterator[bytes], declared: str | None
+) -> JSONResponse:
+    """Read, verify (format, signature, chain) and store one batch, or store its refusal.
+
+    The whole of ``POST /v1/stations/{station_id}/batches`` once the station id is
+    valid: ``chunks`` is the request body, ``declared`` its Content-Length. Both the
+    documented route (:func:`post_batch`) and the lean path
+    (:mod:`ingest.batch_route`) answer with this.
+    """
+    engine: Engine = app.state.engine
+    body = b""
+    try:
+        body = await _read_body(chunks, declared, app.state.settings.max_batch_bytes)
+        ack = await stations.receive_batch_async(engine, station_id, body)
+    except stations.Refused as refused:
+        await run_in_threadpool(stations.store_rejection, engine, station_id, body, refused)
+        record_batch(app, "rejected", reason=refused.reason)
+        return error_response(scope, refused)
+    accepted = ack.status == "accepted"
+    if accepted:
+        record_batch(app, "accepted", events=ack.events, raw_bytes=len(body))
+    else:
+        record_batch(app, "duplicate")
+    out = {
+        "station_id": ack.station_id,
+        "seq": ack.seq,
+        "hash": ack.hash,
+        "status": ack.status,
+        "head_seq": ack.head_seq,
+    }  # BatchAck's fields, in its order
+    return JSONResponse(out, status_code=201 if accepted else 200)
+
+
+async def read_body(request: Request, limit: int, what: str, hint: str) -> bytes:
+    """A request's body, refused (HTTP.413) past ``limit`` bytes, for uploads other than batches."""
+    declared = request.headers.get("content-length")
+    return await _read_body(request.stream(), declared, limit, what, hint)
+
+
+BATCHES_PATH = "/v1/stations/{station_id}/batches"
 
 
 @v1.post(
@@ -118,18 +166,5 @@ async def read_body(
 )
 async def post_batch(request: Request, station_id: StationId) -> Any:
     """Verify (format, signature, chain) and store one batch; refusals are stored too."""
-    engine = _engine(request)
-    body = b""
-    try:
-        body = await read_body(request, request.app.state.settings.max_batch_bytes)
-        ack = await stations.receive_batch_async(engine, station_id, body)
-    except stations.Refused as refused:
-        await run_in_threadpool(stations.store_rejection, engine, station_id, body, refused)
-        record_batch(request, "rejected", reason=refused.reason)
-        raise
-    if ack.status == "accepted":
-        record_batch(request, "accepted", events=ack.events, raw_bytes=len(body))
-    else:
-        record_batch(request, "duplicate")
-    out = BatchAck(**ack.__dict__)
-    return JSONResponse(out.model_dump(), status_code=201 if ack.status == "accepted" else 200)
+    declared = request.headers.get("content-length")
+    return await answer_batch(request.app, request.scope, station_id, request.stream(), declared)

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 log = structlog.get_logger(__name__)
 
@@ -68,9 +69,15 @@ def _respond(
     message: str,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
-) -> Any:
+) -> JSONResponse:
     request.state.error_code = code
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+def error_response(scope: Scope, exc: ApiError) -> JSONResponse:
+    """The answer to ``exc``, as the handler of :class:`ApiError` gives it (for a route
+    that answers without FastAPI's exception handling: :mod:`ingest.batch_route`)."""
+    return _respond(Request(scope), exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
 async def _api_error(request: Request, exc: Exception) -> Any:

@@ -98,15 +98,15 @@ def metrics_of(app: Any) -> Metrics:
 
 
 def record_batch(
-    request: Request,
+    app: Any,
     outcome: Literal["accepted", "duplicate", "rejected"],
     *,
     reason: str = "none",
     events: int = 0,
     raw_bytes: int = 0,
 ) -> None:
-    """Count one batch where its outcome is known (the batch route calls this)."""
-    m = metrics_of(request.app)
+    """Count one batch of ``app`` where its outcome is known (the batch route calls this)."""
+    m = metrics_of(app)
     m.batches.labels(outcome=outcome, reason=reason).inc()
     if outcome == "accepted":
         m.events.inc(events)

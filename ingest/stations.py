@@ -161,12 +161,25 @@ class _Hint:
 
 @dataclass(frozen=True, slots=True)
 class _Next:
-    """A verified batch to store if the station's head is still the hint's."""
+    """A verified batch to store if the station's head is still the hint's.
 
-    batch: Batch
-    body: bytes
-    hash: str
+    It keeps the stored row's values, not the parsed batch: the parsed events (a few
+    hundred small objects) can go as soon as the batch is verified, rather than wait
+    for the commit while the garbage collector walks them."""
+
+    row: dict[str, Any]
+    """The :class:`~ingest.db.StoredBatch` row but ``received_at_ms`` (:func:`_row`)."""
     hint: _Hint
+
+    @property
+    def station_id(self) -> str:
+        sid: str = self.row["station_id"]
+        return sid
+
+    @property
+    def seq(self) -> int:
+        seq: int = self.row["seq"]
+        return seq
 
 
 def _append(conn: Connection, items: list[_Next]) -> list[bool]:
@@ -176,18 +189,19 @@ def _append(conn: Connection, items: list[_Next]) -> list[bool]:
     same order and cannot deadlock (PostgreSQL).
     """
     moved = [False] * len(items)
-    for i in sorted(range(len(items)), key=lambda i: items[i].batch.station_id):
+    for i in sorted(range(len(items)), key=lambda i: items[i].station_id):
         n = items[i]
         params = {
-            "sid": n.batch.station_id,
+            "sid": n.station_id,
             "old_seq": n.hint.head_seq,
             "old_hash": n.hint.head_hash,
             "key": n.hint.public_key,
-            "new_seq": n.batch.seq,
-            "new_hash": n.hash,
+            "new_seq": n.seq,
+            "new_hash": n.row["hash"],
         }
         moved[i] = conn.execute(_ADVANCE, params).rowcount == 1
-    rows = [_row(n.batch, n.body, n.hash) for n, ok in zip(items, moved, strict=True) if ok]
+    now = _now_ms()
+    rows = [n.row | {"received_at_ms": now} for n, ok in zip(items, moved, strict=True) if ok]
     if rows:
         conn.execute(insert(_BATCHES), rows)
     return moved
@@ -254,11 +268,13 @@ def receive_batch(engine: Engine, station_id: str, body: bytes) -> Ack:
     worker) is decided by :func:`_decide` on the station's row read under lock.
     """
     intake = _intake(engine)
-    batch, nxt = _prepare(intake, station_id, body)
-    if nxt is not None and intake.commits.run(engine, nxt):
-        return _accepted(intake, nxt)
+    prepared = _prepare(intake, station_id, body)
+    if isinstance(prepared, _Next):
+        if intake.commits.run(engine, prepared):
+            return _accepted(intake, prepared)
+        prepared = _parse(body)  # the head moved meanwhile: decide on the whole batch
     with intake.commits.exclusive():
-        return _decide(engine, intake, batch, body)
+        return _decide(engine, intake, prepared, body)
 
 
 async def receive_batch_async(engine: Engine, station_id: str, body: bytes) -> Ack:
@@ -270,42 +286,50 @@ async def receive_batch_async(engine: Engine, station_id: str, body: bytes) -> A
     if len(body) > _INLINE_BYTES:
         return await run_in_threadpool(receive_batch, engine, station_id, body)
     intake = _intake(engine)
-    batch, nxt = _prepare(intake, station_id, body)
-    if nxt is not None and await asyncio.wrap_future(intake.commits.submit(engine, nxt)):
-        return _accepted(intake, nxt)
-    return await run_in_threadpool(_decide_locked, engine, intake, batch, body)
+    prepared = _prepare(intake, station_id, body)
+    if isinstance(prepared, _Next):
+        if await asyncio.wrap_future(intake.commits.submit(engine, prepared)):
+            return _accepted(intake, prepared)
+        prepared = _parse(body)  # the head moved meanwhile: decide on the whole batch
+    return await run_in_threadpool(_decide_locked, engine, intake, prepared, body)
 
 
 _INLINE_BYTES = 64 * 1024
 """Batches up to this size are parsed and verified on the event loop."""
 
 
-def _prepare(intake: _Intake, station_id: str, body: bytes) -> tuple[Batch, _Next | None]:
-    """Parse ``body`` (:class:`Refused` if it is not a batch for this URL); if it is the
-    signed successor of the station's hinted head, what to store."""
+def _parse(body: bytes) -> Batch:
+    """The batch in ``body``; :class:`Refused` if it is none."""
     try:
-        batch = parse_batch(body)
+        return parse_batch(body)
     except (UnknownBatchFormatError, MalformedBatchError) as exc:
         reason = "unknown_format" if isinstance(exc, UnknownBatchFormatError) else "malformed"
         raise Refused(422, exc.code, reason, exc.message, exc.seq) from None
+
+
+def _prepare(intake: _Intake, station_id: str, body: bytes) -> Batch | _Next:
+    """Parse ``body`` (:class:`Refused` if it is not a batch for this URL): what to store
+    if it is the signed successor of the station's hinted head, else the batch, for
+    :func:`_decide`."""
+    batch = _parse(body)
     seq = batch.seq
     if batch.station_id != station_id:
         msg = f"the batch is from station {batch.station_id}, sent to station {station_id}'s URL"
         raise Refused(422, "PEN.601", "wrong_station", msg, seq)
     hint = intake.hints.get(station_id)
     if hint is None or seq != hint.head_seq + 1 or batch.prev_hash != hint.head_hash:
-        return batch, None
+        return batch
     signed = canonical_bytes(batch)
     if not _signed_by(batch, signed, hint.verifier):
-        return batch, None
-    return batch, _Next(batch, body, hashlib.sha256(signed).hexdigest(), hint)
+        return batch
+    return _Next(_row(batch, body, hashlib.sha256(signed).hexdigest()), hint)
 
 
 def _accepted(intake: _Intake, n: _Next) -> Ack:
-    sid, seq = n.batch.station_id, n.batch.seq
-    intake.remember(n.hint.public_key, seq, n.hash, sid)
-    log.info("batch.accepted", station_id=sid, batch_seq=seq, events=len(n.batch.events))
-    return Ack(sid, seq, n.hash, "accepted", seq, len(n.batch.events))
+    sid, seq, h, events = n.station_id, n.seq, n.row["hash"], n.row["event_count"]
+    intake.remember(n.hint.public_key, seq, h, sid)
+    log.info("batch.accepted", station_id=sid, batch_seq=seq, events=events)
+    return Ack(sid, seq, h, "accepted", seq, events)
 
 
 def _decide_locked(engine: Engine, intake: _Intake, batch: Batch, body: bytes) -> Ack:
@@ -314,6 +338,7 @@ def _decide_locked(engine: Engine, intake: _Intake, batch: Batch, body: bytes) -
 
 
 def _row(batch: Batch, body: bytes, h: str) -> dict[str, Any]:
+    """The stored row of ``batch`` (``received_at_ms`` is added when it is written)."""
     return {
         "station_id": batch.station_id,
         "seq": batch.seq,
@@ -322,7 +347,6 @@ def _row(batch: Batch, body: bytes, h: str) -> dict[str, Any]:
         "format_version": batch.format_version,
         "created_ms": batch.created_ms,
         "event_count": len(batch.events),
-        "received_at_ms": _now_ms(),
         "body": body,
     }
 
@@ -364,7 +388,7 @@ def _decide(engine: Engine, intake: _Intake, batch: Batch, body: bytes) -> Ack:
                         details["stored_hash"] = hash_at(seq)
                     reason = _CHAIN_REASONS[verdict.verdict]
                     raise Refused(409, verdict.code, reason, verdict.message, seq, details)
-                s.add(StoredBatch(**_row(batch, body, h)))
+                s.add(StoredBatch(**_row(batch, body, h), received_at_ms=_now_ms()))
                 station.head_seq, station.head_hash = seq, h
         except IntegrityError:  # a concurrent request stored this seq first: look again
             if attempt == 2:

@@ -20,8 +20,16 @@ from station_agent.journal import Journal
 from station_agent.records import AgentNote, PenContext, note_record
 from station_agent.uploader import Uploader, UploadResult
 
-IDLE_WAIT_S = 2.0
+UPLOAD_INTERVAL_S = 2.0
+"""The linger of the upload policy (:class:`UploadLoop`): after a batch that was not
+full, or when nothing was waiting, the next upload starts this long after the last
+one started. A pen writing without pause thus goes up as one batch of 2 s of
+writing (~200 points, ~15 KB) every 2 s; a backlog (full batches) goes back to back;
+closing (:func:`flush`) sends everything at once. Why this value:
+docs/station-protocol.md ("When the agent uploads"); measured: docs/benchmarks.md."""
 UNAVAILABLE_WAIT_S = 10.0
+"""Pause after the centre did not answer (the uploader's own retries exhausted) or
+refused a batch."""
 
 STATION_CLOSED = "StationClosed"
 """Kind of the agent note that says the president closed the station (the centre reads it)."""
@@ -93,7 +101,19 @@ class UploadStatus:
 
 
 class UploadLoop(threading.Thread):
-    """Step ``make_uploader()``'s uploader until ``stop`` is set; report after each step."""
+    """Step ``make_uploader()``'s uploader until ``stop`` is set; report after each step.
+
+    The upload policy, after each step:
+
+    - a full batch acknowledged (a backlog, e.g. after an outage): the next at once;
+    - a batch that was not full acknowledged, or nothing to send: the next step starts
+      ``interval_s`` (:data:`UPLOAD_INTERVAL_S`) after this one started (the linger),
+      so a pen writing without pause sends one batch per interval, not one per round
+      trip;
+    - the centre did not answer or refused: the next in :data:`UNAVAILABLE_WAIT_S`.
+
+    ``monotonic`` (seconds) times the linger; ``stop`` interrupts any pause.
+    """
 
     def __init__(
         self,
@@ -101,12 +121,17 @@ class UploadLoop(threading.Thread):
         stop: threading.Event,
         on_status: Callable[[UploadStatus], None],
         clock_ms: Callable[[], int] | None = None,
+        *,
+        interval_s: float = UPLOAD_INTERVAL_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(name="uploader", daemon=True)
         self._clock = clock_ms or (lambda: int(time.time() * 1000))
         self._make = make_uploader
         self._stop_event = stop
         self._on_status = on_status
+        self._interval_s = interval_s
+        self._monotonic = monotonic
 
     def run(self) -> None:
         uploader = self._make()
@@ -114,6 +139,7 @@ class UploadLoop(threading.Thread):
         last_ms: int | None = None
         try:
             while not self._stop_event.is_set():
+                started = self._monotonic()
                 now = self._clock()
                 result = uploader.step(now)
                 if result.acked:
@@ -122,9 +148,12 @@ class UploadLoop(threading.Thread):
                 self._on_status(
                     UploadStatus(backlog, last_seq, last_ms, result.status, result.seq, result.code)
                 )
-                if result.status == "idle":
-                    self._stop_event.wait(IDLE_WAIT_S)
-                elif not result.acked:
+                if result.acked and result.full:
+                    continue
+                if result.acked or result.status == "idle":
+                    linger = started + self._interval_s - self._monotonic()
+                    self._stop_event.wait(max(0.0, linger))
+                else:
                     self._stop_event.wait(UNAVAILABLE_WAIT_S)
         finally:
             uploader.close()

@@ -10,8 +10,10 @@ marked up to its last event, which happens only on the centre's 201
 (``accepted``), 200 (``duplicate``) or 409 ``PEN.704`` (replay: already stored).
 
 One :meth:`Uploader.step` sends at most one batch (plus the missing ones on a
-``PEN.702`` gap). Transport errors and 5xx answers are retried with exponential
-backoff and jitter; ``sleep`` and ``rand`` are injectable for tests.
+``PEN.702`` gap) and says whether it was full (more was waiting); when to step
+is the upload policy of :class:`~station_agent.closing.UploadLoop`. Transport
+errors and 5xx answers are retried with exponential backoff and jitter;
+``sleep`` and ``rand`` are injectable for tests.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ BEGIN SELECT RAISE(ABORT, 'outbox is append-only'); END;
 """
 
 ACKED = ("accepted", "duplicate", "replay")
+BATCH_EVENTS = 500
+"""Most events in one batch by default (``Uploader(max_events=...)``): ~25 s of
+continuous writing at 100 Hz, ~180 KB; only a backlog fills one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,9 @@ class UploadResult:
     message: str = ""
     expected_seq: int | None = None
     """On ``PEN.702`` (gap): the seq the centre expects next."""
+    full: bool = False
+    """The batch was as big as a batch may be (``max_events`` or ``max_raw_bytes``):
+    more was waiting when it was built, so the next one can go at once."""
 
     @property
     def acked(self) -> bool:
@@ -83,6 +91,8 @@ class _Outgoing:
     upto_event_id: int
     n_events: int
     body: bytes
+    full: bool = False
+    """Built from a backlog that did not fit (see :attr:`UploadResult.full`)."""
 
 
 def _summary(e: Entry) -> dict[str, JsonValue]:
@@ -113,7 +123,7 @@ class Uploader:
         base_url: str,
         client: httpx.Client,
         *,
-        max_events: int = 500,
+        max_events: int = BATCH_EVENTS,
         max_raw_bytes: int = MAX_RAW_BYTES // 2,
         attempts: int = 5,
         backoff_s: float = 0.5,
@@ -153,7 +163,9 @@ class Uploader:
         r = self._db.execute(
             f"SELECT seq, hash, upto_event_id, n_events, body FROM outbox {where}", params
         ).fetchone()
-        return None if r is None else _Outgoing(r[0], r[1], r[2], r[3], bytes(r[4]))
+        if r is None:
+            return None
+        return _Outgoing(r[0], r[1], r[2], r[3], bytes(r[4]), full=r[3] >= self.max_events)
 
     def head(self) -> _Outgoing | None:
         """The last batch built (sent or not)."""
@@ -181,7 +193,10 @@ class Uploader:
         seq, prev = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
         events = [BatchEvent(e.event.frame, _summary(e)) for e in chosen]
         batch = sign_batch(make_batch(self.station_id, seq, prev, events, now_ms), self._key)
-        out = _Outgoing(seq, batch_hash(batch), chosen[-1].id, len(chosen), encode_batch(batch))
+        full = len(chosen) < len(entries) or len(entries) >= self.max_events
+        out = _Outgoing(
+            seq, batch_hash(batch), chosen[-1].id, len(chosen), encode_batch(batch), full
+        )
         self._db.execute(  # durable (WAL + synchronous=FULL) before anything is sent
             "INSERT INTO outbox (seq, hash, prev_hash, upto_event_id, n_events, body, built_ms)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -231,7 +246,7 @@ class Uploader:
             status = "replay"
         if self.journal.uploaded_upto() < out.upto_event_id:
             self.journal.mark_uploaded(out.upto_event_id, f"batch {out.seq} {out.hash}", now_ms)
-        return UploadResult(status, out.seq, out.n_events)
+        return UploadResult(status, out.seq, out.n_events, full=out.full)
 
     def step(self, now_ms: int) -> UploadResult:
         """Send the unacknowledged batch again, or build and send the next one."""

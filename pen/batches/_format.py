@@ -83,7 +83,53 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _valid_text(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogates); ASCII is, at once."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _plain_json(value: object, depth: int) -> bool:
+    """True when the container ``value`` at ``depth`` passes :func:`_check_json`.
+
+    The fast walk of valid summaries: exact types, no paths built, scalars checked in
+    the loop. False only means "ask :func:`_check_json`", which finds the fault and
+    says where (or accepts what this walk does not know, e.g. a subclass of int).
+    """
+    items: Iterable[object]
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str or not _valid_text(key):
+                return False
+        items = value.values()
+    elif type(value) is list:
+        items = value
+    else:
+        return False
+    if not value:
+        return depth <= _MAX_SUMMARY_DEPTH
+    if depth >= _MAX_SUMMARY_DEPTH:  # its items would be deeper than allowed
+        return False
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if not _valid_text(item):
+                return False
+        elif kind is int or kind is bool or item is None:
+            continue
+        elif not _plain_json(item, depth + 1):  # a dict, a list, or anything else: False
+            return False
+    return True
+
+
 def _check_json(value: object, where: str, depth: int = 0) -> None:
+    if _plain_json(value, depth):
+        return
     if depth > _MAX_SUMMARY_DEPTH:
         raise _malformed(f"{where} is nested deeper than {_MAX_SUMMARY_DEPTH} levels")
     if value is None or isinstance(value, bool | int):
@@ -257,12 +303,26 @@ def _reject_constant(text: str) -> object:
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
             raise _malformed(f"key {key!r} appears twice in one object")
-        out[key] = value
-    return out
+        seen.add(key)
+    raise AssertionError("unreachable")
+
+
+def _canonical_b64(text: object) -> bytes | None:
+    """The bytes of ``text`` if it is canonical base64, else None (:func:`_b64decode` says why)."""
+    if type(text) is not str:
+        return None
+    try:
+        data = binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if binascii.b2a_base64(data, newline=False).decode("ascii") == text else None
 
 
 def _b64decode(text: object, where: str, sid: str, seq: int) -> bytes:
@@ -325,12 +385,14 @@ def parse_batch(data: bytes | str | Mapping[str, object]) -> Batch:
         raise _malformed(f"events must be a list of at most {MAX_EVENTS} events", sid, seq)
     events: list[BatchEvent] = []
     for i, ev in enumerate(events_raw):
-        if not isinstance(ev, dict) or "raw" not in ev or set(ev) - _EVENT_KEYS:
+        if not isinstance(ev, dict) or "raw" not in ev or not ev.keys() <= _EVENT_KEYS:
             raise _malformed(f"events[{i}] must be an object with raw and optional summary", sid)
         summary = ev.get("summary")
         if summary is not None and not isinstance(summary, dict):
             raise _malformed(f"events[{i}].summary is not an object", sid, seq)
-        raw = _b64decode(ev["raw"], f"events[{i}].raw", sid, seq)
+        raw = _canonical_b64(ev["raw"])
+        if raw is None:
+            raw = _b64decode(ev["raw"], f"events[{i}].raw", sid, seq)
         events.append(BatchEvent(raw, summary))
     sig_raw = obj.get("signature")
     signature = None if sig_raw is None else _b64decode(sig_raw, "signature", sid, seq)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,10 @@ from sqlalchemy import select
 from ingest.db import StoredBatch, session
 from ingest.stations import create_kits
 from pen.batches import parse_batch
+from station_agent.closing import UNAVAILABLE_WAIT_S, UPLOAD_INTERVAL_S, UploadLoop, UploadStatus
 from station_agent.identity import EnrolError, enrol, key_path, load_or_create_key
 from station_agent.journal import EventRecord, Journal
-from station_agent.uploader import Uploader
+from station_agent.uploader import BATCH_EVENTS, Uploader
 from tests.live_ingest import serve_ingest
 
 SID = "01004-0008"
@@ -224,3 +226,112 @@ def test_gap_resends_missing_batches_from_the_outbox(
         assert [s for s, _ in restored.stored()] == [1, 2, 3]
         again.close()
     assert journal.backlog() == 0
+
+
+# --- the upload policy (station_agent.closing.UploadLoop) -------------------------------------
+
+FRAMES_PER_S = 15
+"""Frames a pen writing without pause at 100 Hz sends each second (8 dots a frame, plus
+pen-down, page and pen-up frames)."""
+
+
+class PenTime(threading.Event):
+    """Simulated time for an :class:`UploadLoop`: a pause advances the clock while the pen
+    writes (``writing``) and is recorded; the loop stops after ``pauses`` pauses."""
+
+    def __init__(self, journal: Journal, pauses: int, writing: bool = True) -> None:
+        super().__init__()
+        self.journal = journal
+        self.now = 0.0
+        self.limit = pauses
+        self.writing = writing
+        self.timeline: list[str | float] = []
+        """What the loop did: each step's status, and each pause in seconds."""
+        self._written = 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def is_set(self) -> bool:
+        return self._pauses() >= self.limit
+
+    def _pauses(self) -> int:
+        return sum(1 for x in self.timeline if isinstance(x, float))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        self.timeline.append(timeout)
+        if self.writing:
+            frames = round(timeout * FRAMES_PER_S)
+            _journal_events(self.journal, frames, start=10_000 + self._written)
+            self._written += frames
+        self.now += timeout
+        return self.is_set()
+
+    def on_status(self, status: UploadStatus) -> None:
+        self.timeline.append(status.last_status)
+
+
+def _run_loop(centre: Centre, journal: Journal, time: PenTime, http: httpx.Client) -> None:
+    key = load_or_create_key(key_path(journal.path))
+    enrol(http, SID, centre.code, key)
+
+    def make_uploader() -> Uploader:
+        own = Journal.open(journal.path)  # the loop's own connection, as in the agent
+        return Uploader(own, SID, key, centre.base, http, attempts=1, sleep=lambda s: None)
+
+    loop = UploadLoop(make_uploader, time, time.on_status, monotonic=time.monotonic)
+    loop.run()  # in this thread: the simulated time decides when it stops
+
+
+def _stored_events(centre: Centre) -> list[int]:
+    return [len(parse_batch(body).events) for _, body in centre.stored()]
+
+
+def test_a_pen_writing_without_pause_uploads_once_per_interval(
+    centre: Centre, journal: Journal
+) -> None:
+    """The agent lingers after a batch that was not full: one batch of an interval's
+    writing per interval, not a small batch per round trip."""
+    _journal_events(journal, 3)
+    time = PenTime(journal, pauses=5)
+    with httpx.Client(base_url=centre.base, timeout=5) as http:
+        _run_loop(centre, journal, time, http)
+    assert time.timeline == ["accepted", UPLOAD_INTERVAL_S] * 5
+    per_interval = round(UPLOAD_INTERVAL_S * FRAMES_PER_S)
+    assert _stored_events(centre) == [3] + [per_interval] * 4
+
+
+def test_a_backlog_goes_back_to_back_then_the_loop_lingers(
+    centre: Centre, journal: Journal
+) -> None:
+    """Full batches (a backlog after an outage) do not wait; the first batch that is not
+    full does; with nothing left to send the loop looks again after an interval."""
+    _journal_events(journal, 2 * BATCH_EVENTS + 7)
+    time = PenTime(journal, pauses=2, writing=False)
+    with httpx.Client(base_url=centre.base, timeout=5) as http:
+        _run_loop(centre, journal, time, http)
+    steps = ["accepted", "accepted", "accepted", UPLOAD_INTERVAL_S, "idle", UPLOAD_INTERVAL_S]
+    assert time.timeline == steps
+    assert _stored_events(centre) == [BATCH_EVENTS, BATCH_EVENTS, 7]
+    assert journal.backlog() == 0
+
+
+def test_an_unreachable_centre_is_tried_again_after_a_longer_pause(
+    centre: Centre, journal: Journal
+) -> None:
+    _journal_events(journal, 3)
+    time = PenTime(journal, pauses=1, writing=False)
+    with httpx.Client(base_url=centre.base, timeout=5) as http:
+        key = load_or_create_key(key_path(journal.path))
+        enrol(http, SID, centre.code, key)
+    down = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+
+    def make_uploader() -> Uploader:
+        own = Journal.open(journal.path)
+        return Uploader(own, SID, key, centre.base, down, attempts=1, sleep=lambda s: None)
+
+    with down:
+        UploadLoop(make_uploader, time, time.on_status, monotonic=time.monotonic).run()
+    assert time.timeline == ["unavailable", UNAVAILABLE_WAIT_S]
+    assert journal.backlog() == 3
