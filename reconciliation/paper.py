@@ -71,6 +71,12 @@ def _doubt(
     return None
 
 
+def _pen_chance(name: str, reading: PaperReading, written: str) -> float:
+    """The probability the reader gave the pen's value (0 when it is not among the
+    alternatives, as for a person's reading)."""
+    return max((p for text, p in reading.alternatives if _same(name, text, written)), default=0.0)
+
+
 def check_paper(
     counts: PvCounts,
     paper: Mapping[str, PaperReading],
@@ -88,6 +94,7 @@ def check_paper(
         written = pen[name]
         if reading.value is None or written is None:
             continue
+        chance = 0.0
         if _same(name, reading.value, written):
             doubt = _doubt(name, reading, written, config)
             if doubt is None:
@@ -95,6 +102,7 @@ def check_paper(
             shown, confidence = doubt
         else:
             shown, confidence = reading.value, reading.confidence
+            chance = _pen_chance(name, reading, written)
         ink = timeline.fields.get(name) if timeline is not None else None
         last = max((s.end_ms for s in ink), default=None) if ink else None
         at = "" if last is None else f" (last ink at {clock(last)})"
@@ -108,7 +116,11 @@ def check_paper(
         }
         if shown != reading.value:
             evidence["read"] = reading.value  # the doubt: what the reader chose first
-        code = "F.301" if confidence >= config.paper_confidence else "W.302"
+        if chance > 0.0:
+            evidence["pen_chance"] = chance
+            evidence["pen_chance_threshold"] = config.paper_pen_chance
+        sure = confidence >= config.paper_confidence and chance < config.paper_pen_chance
+        code = "F.301" if sure else "W.302"
         out.append(
             rule(code).finding(
                 station_id,
@@ -120,6 +132,9 @@ def check_paper(
                 pen=written,
                 at=at,
                 confidence=100 * confidence,
+                chance=f", {100 * chance:.1f}% for the pen's figure"
+                if chance >= config.paper_pen_chance
+                else "",
             )
         )
     return out
