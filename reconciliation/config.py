@@ -51,7 +51,7 @@ class ReconciliationConfig:
     paper_confidence: float = 0.9
     """F.301 when the paper's reading differs with at least this confidence (and
     ``paper_pen_chance`` holds); below: W.302."""
-    paper_pen_chance: float = 0.002
+    paper_pen_chance: float = 0.005
     """F.301 also needs the paper reader to give the pen's own value less than this
     probability among its alternatives; a reading that leaves the pen's figure a real
     chance goes to review (W.302). Chosen on a calibration seed (docs/benchmarks.md)."""
