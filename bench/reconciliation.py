@@ -278,10 +278,12 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
     codes: dict[str, Counter[str]] = {s: Counter() for s in chosen}
     altered: Counter[str] = Counter()
     stats = PaperStats()
+    by_scenario = {s: PaperStats() for s in chosen}
     for c in checked:
         worst[c.scenario][c.level] += 1
         codes[c.scenario].update(c.codes)
         stats += c.paper
+        by_scenario[c.scenario] += c.paper
         if c.altered is not None:
             altered[c.altered] += 1
 
@@ -329,6 +331,10 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
             f"{scanned['auto_accepted']:.1%} with {scanned['error_among_accepted']:.3%} wrong "
             f"({scanned['confident_errors']} fields); {scanned['ms_per_page']:.0f} ms a page"
         )
+        print(
+            "exact by scenario: "
+            + ", ".join(f"{s} {by_scenario[s].summary()['field_accuracy']:.2%}" for s in chosen)
+        )
     else:
         print("\npaper values given exactly (--paper exact): the rule alone, no scan reader")
     if altered:
@@ -359,6 +365,9 @@ def per_station(args: argparse.Namespace) -> dict[str, object]:
         "paper": args.paper,
         "jobs": args.jobs,
         "paper_scan": scanned,
+        "paper_scan_by_scenario": {s: by_scenario[s].summary() for s in chosen}
+        if scanned is not None
+        else None,
         "ms_per_station": elapsed / n * 1000,
         "honest_error_rate": honest_error,
         "results": results,
