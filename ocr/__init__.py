@@ -13,7 +13,10 @@ whole comb when ``boxes`` gives its cells), ``count``, ``postcode``,
 A scanned paper form (``ocr.scan``): ``read_scan(image, layout)`` registers
 the page on its printed marks and reads every count field, each as a
 ``ScannedField(reading, crop)``; ``register(image, layout)`` alone gives the
-homography from page millimetres to image pixels.
+homography from page millimetres to image pixels. ``read_pen_ink(strokes,
+boxes)`` reads a count field's pen ink with the same reader, drawn as it lies
+on paper (so the pen-against-paper rule can tell a changed paper from a digit
+the reader sees otherwise).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ocr.features import FloatArray
 from ocr.fields import CELL_KIND, read_comb
 from ocr.model import Classifier
 from ocr.online import read_count
+from ocr.paper_ink import read_pen_ink
 from ocr.reading import Reading
 from ocr.scan import Registration, ScannedField, read_scan, register
 
@@ -54,6 +58,7 @@ __all__ = [
     "ScannedField",
     "UnsupportedKind",
     "read",
+    "read_pen_ink",
     "read_scan",
     "register",
 ]
