@@ -99,3 +99,29 @@ def test_an_error_needs_a_confident_reading_that_rules_the_pen_out(
     error = conf >= THRESHOLD and pen_p < PEN_CHANCE
     assert f.code == ("F.301" if error else "W.302")
     assert f.evidence["paper"] == str(value + delta)
+
+
+def test_a_paper_that_reads_as_the_pen_ink_is_reviewed_not_an_error() -> None:
+    """A writer's 8 drawn like a 6: the paper and the pen's own ink both read 62."""
+    r = PaperReading("62", 0.99, alternatives=(("62", 0.99),), pen_ink="62")
+    (f,) = check_paper(counts(82), {"signatures": r}, "s")
+    assert f.code == "W.302" and f.evidence["pen_ink"] == "62"
+    assert "the pen's own ink reads 62 too" in f.message
+    changed = PaperReading("862", 0.99, alternatives=(("862", 0.99),), pen_ink="62")
+    (f,) = check_paper(counts(62), {"signatures": changed}, "s")
+    assert f.code == "F.301" and f.evidence["pen_ink"] == "62"
+
+
+@given(
+    st.integers(0, 99_999),
+    st.integers(1, 5_000),
+    st.floats(0.9, 1.0),
+    st.one_of(st.none(), st.integers(0, 99_999)),
+)
+def test_an_error_never_reads_the_paper_as_the_pen_ink_reads(
+    value: int, delta: int, conf: float, ink: int | None
+) -> None:
+    read = str(value + delta)
+    r = PaperReading(read, conf, pen_ink=None if ink is None else str(ink))
+    (f,) = check_paper(counts(value), {"signatures": r}, "s")
+    assert f.code == ("W.302" if ink == value + delta else "F.301")
