@@ -17,6 +17,9 @@ homography from page millimetres to image pixels (on the printed marks, or
 on the printed form's features when the marks are damaged);
 ``read_page(image, layout, expected_station=...)`` adds the registration and
 the station id printed on the sheet (QR code, else text) as a ``ScannedPage``.
+``read_pen_ink(strokes, boxes)`` reads a count field's pen ink with the same reader,
+drawn as it lies on paper (so the pen-against-paper rule can tell a changed paper
+from a digit the reader sees otherwise).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from ocr.fields import CELL_KIND, read_comb
 from ocr.model import Classifier
 from ocr.online import read_count
 from ocr.overwriting import assess, flagged
+from ocr.paper_ink import read_pen_ink
 from ocr.reading import Reading
 from ocr.scan import Registration, ScannedField, read_scan, register
 from ocr.scan_id import StationId
@@ -67,6 +71,7 @@ __all__ = [
     "UnsupportedKind",
     "read",
     "read_page",
+    "read_pen_ink",
     "read_scan",
     "register",
 ]

@@ -3,14 +3,17 @@
     python -m ocr.train_scan --data ../shared/data/handwriting
 
 Each UNIPEN digit is written into a printed comb box the way the simulator's
-writers place glyphs (60-70% of the box height, slant, a little rotation,
-kept 10% inside the box), printed as ``hardware_sim.paper`` prints a PV
-(pale box fill and outline, ballpoint ink 0.45 mm wide, anti-aliased) at 200
-to 300 dpi, then goes through a scanner's defects (the sheet turned up to 3
-degrees, blur, uneven light, sensor noise, JPEG 70-92) and is registered
-back to the 8 px/mm frame with a small error; the box is then cut and
-normalised by the very functions :func:`ocr.scan.read_scan` uses
-(:func:`ocr.scan.cell_ink`, :func:`ocr.scan.raster`).
+writers place glyphs: the writer's median digit height at 50-75% of the box
+height (so a writer's small 0 stays small, and its strokes relatively thick,
+as on their paper, rather than every glyph stretched to one height), slant,
+a little rotation, kept 10% inside the box. It is printed as
+``hardware_sim.paper`` prints a PV (pale box fill and outline, ballpoint ink
+0.45 mm wide, anti-aliased) at 200 to 300 dpi, then goes through a
+scanner's defects (the sheet turned up to 3 degrees, blur, uneven light,
+sensor noise, JPEG 70-92) and is registered back to the 8 px/mm frame with
+a small error; the box is then cut and normalised by the very functions
+:func:`ocr.scan.read_scan` uses (:func:`ocr.scan.cell_ink`,
+:func:`ocr.scan.raster`).
 
 Writers the simulator's glyph bank holds (``--bank``,
 ``hardware_sim/data/glyphs.npz``) are left out of training altogether, so
@@ -18,7 +21,9 @@ that scans of simulated PVs are read by a model that never saw their
 writers; they are reported as the held-out test. The calibration
 temperature is fitted on contributors held out from a first model
 (``--calibrate-on``, never a random split); the shipped ensemble is then
-trained on every other writer and carries that temperature.
+trained on every other writer and carries that temperature. The defaults
+(12 renderings a digit, 5 members, 25 epochs, seed 0) build the shipped
+``ocr/models/scan_digits.npz``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -51,12 +56,24 @@ def _gray(colour: str) -> float:
     return 0.299 * r + 0.587 * g + 0.114 * b
 
 
-def _placed(strokes: Sequence[FloatArray], rng: np.random.Generator) -> list[FloatArray]:
-    """The glyph in cell mm (cell at the origin), as a writer of the simulator places it."""
+def writer_units(samples: Sequence[Sample]) -> dict[str, float]:
+    """Each writer's median digit height (their digitiser's units), as the glyph bank
+    scales its writers (``scripts/build_glyph_bank.py``)."""
+    heights: dict[str, list[float]] = {}
+    for s in samples:
+        heights.setdefault(s.writer, []).append(float(np.ptp(np.vstack(s.strokes)[:, 1])))
+    return {w: max(float(np.median(h)), 1.0) for w, h in heights.items()}
+
+
+def _placed(
+    strokes: Sequence[FloatArray], rng: np.random.Generator, unit: float
+) -> list[FloatArray]:
+    """The glyph in cell mm (cell at the origin), as a writer of the simulator places it:
+    the writer's median digit height (``unit``) at 55-70% of the box, so a writer's small
+    0 stays small (and its strokes relatively thick) as on their paper."""
     pts = np.vstack(strokes)
     lo = pts.min(axis=0)
-    height = max(float(np.ptp(pts[:, 1])), 1e-6)
-    scale = CELL_H * rng.uniform(0.5, 0.75) / height
+    scale = CELL_H * rng.uniform(0.5, 0.75) / unit
     slant = rng.normal(0.0, 0.08)
     a = np.radians(rng.normal(0.0, 2.0))
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
@@ -89,11 +106,12 @@ def _with_bar(strokes: list[FloatArray], rng: np.random.Generator) -> list[Float
 
 
 def render_cell(
-    strokes: Sequence[FloatArray], rng: np.random.Generator, *, bar: bool = False
+    strokes: Sequence[FloatArray], rng: np.random.Generator, unit: float, *, bar: bool = False
 ) -> FloatArray | None:
     """One digit in a printed box, scanned and registered: the classifier's input raster.
 
-    ``bar``: a bar is added to the glyph's top after it is placed (a 1 altered into a 7).
+    ``unit``: the writer's median digit height in the strokes' units. ``bar``: a bar is
+    added to the glyph's top after it is placed (a 1 altered into a 7).
     """
     k = rng.uniform(200, 300) / 25.4  # scanner px per mm
     pad = SURROUND_MM
@@ -110,7 +128,7 @@ def render_cell(
     cv2.rectangle(
         img, p(0, 0), p(CELL_W, CELL_H), _gray(BOX_COLOUR), max(1, round(0.25 * k)), cv2.LINE_AA, 4
     )
-    placed = _placed(strokes, rng)
+    placed = _placed(strokes, rng, unit)
     for s in _with_bar(placed, rng) if bar else placed:
         pts = np.array([p(x, y) for x, y in s], np.int32).reshape(-1, 1, 2)
         cv2.polylines(img, [pts], False, _gray(INK_COLOUR), max(1, round(0.45 * k)), cv2.LINE_AA, 4)
@@ -146,29 +164,37 @@ def render_cell(
 
 
 def _render_chunk(
-    args: tuple[list[tuple[FloatArray, ...]], list[bool], int, bool],
+    args: tuple[list[tuple[FloatArray, ...]], list[float], list[bool], int, bool],
 ) -> list[FloatArray | None]:
     """Render glyphs seeded (with their bars); ``distort``: reshape each as another hand would."""
-    glyphs, bars, seed, distort = args
+    glyphs, units, bars, seed, distort = args
     rng = np.random.default_rng(seed)
     return [
-        render_cell(augment(g, rng) if distort else g, rng, bar=b)
-        for g, b in zip(glyphs, bars, strict=True)
+        render_cell(augment(g, rng) if distort else g, rng, u, bar=b)
+        for g, u, b in zip(glyphs, units, bars, strict=True)
     ]
 
 
 def render_all(
-    samples: Sequence[Sample], bars: Sequence[bool], copies: int, seed: int, workers: int
+    samples: Sequence[Sample],
+    bars: Sequence[bool],
+    copies: int,
+    seed: int,
+    workers: int,
+    unit: Mapping[str, float],
 ) -> tuple[FloatArray, IntArray]:
     """``copies`` scanned renderings of every sample (all but the first reshaped by
-    :func:`ocr.train.augment`): classifier inputs and the sample index of each row."""
+    :func:`ocr.train.augment`), each writer's digits sized by ``unit`` (their median
+    digit height): classifier inputs and the sample index of each row."""
     jobs = []
     chunk = 500
     for c in range(copies):
         for start in range(0, len(samples), chunk):
-            glyphs = [s.strokes for s in samples[start : start + chunk]]
+            part = samples[start : start + chunk]
+            glyphs = [s.strokes for s in part]
+            units = [unit[s.writer] for s in part]
             barred = list(bars[start : start + chunk])
-            jobs.append((glyphs, barred, seed * 1_000_003 + c * 10_007 + start, c > 0))
+            jobs.append((glyphs, units, barred, seed * 1_000_003 + c * 10_007 + start, c > 0))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(_render_chunk, jobs))
     rasters, index = [], []
@@ -205,9 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bank", type=Path, default=BANK, help="glyph bank: writers left out")
     parser.add_argument("--out", type=Path, default=SCAN_MODEL)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--copies", type=int, default=8, help="scanned renderings per sample")
-    parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--copies", type=int, default=12, help="scanned renderings per sample")
+    parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--calibrate-on", default="ced,val", help="contributors held out for the temperature"
@@ -215,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     samples = load_unipen(args.data / "unipen-1a.jsonl.gz")
+    unit = writer_units(samples)
     bank = bank_writers(args.bank)
     held = [s for s in samples if s.writer in bank]
     train = [s for s in samples if s.writer not in bank]
@@ -223,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     ones = [Sample(s.strokes, "7", s.contributor, s.writer) for s in train if s.label == "1"]
     train += ones
     bars = [False] * (len(train) - len(ones)) + [True] * len(ones)
-    x, idx = render_all(train, bars, args.copies, args.seed, args.workers)
+    x, idx = render_all(train, bars, args.copies, args.seed, args.workers, unit)
     y = labels_of(train, DIGITS)[idx]
-    xt, it = render_all(held, [False] * len(held), 1, args.seed + 1, args.workers)
+    xt, it = render_all(held, [False] * len(held), 1, args.seed + 1, args.workers, unit)
     yt = labels_of(held, DIGITS)[it]
     print(f"rendered {len(x) + len(xt)} scanned boxes in {time.perf_counter() - t0:.0f} s")
     cal = set(args.calibrate_on.split(","))

@@ -198,7 +198,7 @@ _RULES = (
         Severity.WARNING,
         "The paper PV may say another value than the pen wrote",
         "«{label}» ({field}): the paper seems to say {paper} (reading confidence "
-        "{confidence:.0f}%); the pen wrote {pen}{at}.",
+        "{confidence:.0f}%{why}); the pen wrote {pen}{at}.",
         "Read the paper crop by hand and enter what it says in review.",
         PLUME,
     ),

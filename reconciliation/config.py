@@ -49,7 +49,12 @@ class ReconciliationConfig:
     max_future_ms: float = 48 * HOUR_MS
     """W.506: ink dated this long after the poll closes (or after receipt) is impossible."""
     paper_confidence: float = 0.9
-    """F.301 when the paper's reading differs with at least this confidence; below: W.302."""
+    """F.301 when the paper's reading differs with at least this confidence (and
+    ``paper_pen_chance`` holds); below: W.302."""
+    paper_pen_chance: float = 0.005
+    """F.301 also needs the paper reader to give the pen's own value less than this
+    probability among its alternatives; a reading that leaves the pen's figure a real
+    chance goes to review (W.302). Chosen on a calibration seed (docs/benchmarks.md)."""
     paper_doubt: float = 0.05
     """W.302 when an uncertain paper reading agrees with the pen but an alternative
     reading that disagrees has at least this probability."""
@@ -82,6 +87,7 @@ class ReconciliationConfig:
             "missing_ballots_ratio",
             "overlap_share",
             "paper_confidence",
+            "paper_pen_chance",
             "paper_doubt",
         ):
             value = getattr(self, name)

@@ -18,6 +18,7 @@ from hardware_sim.paper import Scan, Stain, render_page, scan, scan_run
 from hardware_sim.scenarios import StationRun, simulate_station
 from hardware_sim.stations import pick_stations
 from ocr import BadScan, FormNotFound, OcrError, read_scan, register
+from ocr.scan import ALTERNATIVE_FLOOR, MAX_ALTERNATIVES
 from pen.forms import load_form
 
 PV = load_form("pv")
@@ -84,6 +85,28 @@ def test_counts_of_held_out_writers_read_from_scans() -> None:
             confident_wrong += f.reading.text != value and f.reading.confidence >= 0.9
     assert right / total >= 0.9  # measured about 97% (docs/ocr.md)
     assert confident_wrong <= 1
+
+
+def test_alternatives_give_every_likely_one_digit_change() -> None:
+    """The pen-against-paper rule asks what chance the reader left the pen's value: the
+    alternatives list every one-box change of the reading down to ALTERNATIVE_FLOOR."""
+    run = _run(1)
+    fields = read_scan(scan_run(run, dpi=240, seed=21).image, PV)
+    for f in fields.values():
+        r = f.reading
+        if not r.text:
+            continue
+        texts = [t for t, _ in r.alternatives]
+        probs = [p for _, p in r.alternatives]
+        assert texts[0] == r.text and probs[0] == r.confidence
+        assert probs == sorted(probs, reverse=True) and len(texts) == len(set(texts))
+        assert 1 <= len(texts) <= MAX_ALTERNATIVES
+        assert min(probs[1:], default=1.0) >= ALTERNATIVE_FLOOR
+        for t in texts[1:]:
+            assert len(t) == len(r.text)
+            assert sum(a != b for a, b in zip(t, r.text, strict=True)) == 1
+        if r.confidence < 0.5 and len(texts) < MAX_ALTERNATIVES:
+            assert len(texts) > 1  # an unsure reading names what else it could be
 
 
 def test_a_paper_alteration_reads_as_the_paper_shows_it() -> None:
