@@ -42,7 +42,6 @@ from typing import Any, Protocol
 from pen.ink import Ink
 from pen.inkml import to_inkml
 from pen.wire import (
-    LIVE_ACK_VERSION,
     FrameEncoder,
     Hello,
     HelloAck,
@@ -198,9 +197,9 @@ def record_port(
                 continue
             msg, last = event.message, event.seq
             if isinstance(msg, Hello):
-                v2 = msg.protocol_version >= LIVE_ACK_VERSION
-                session = msg.pen_clock_ms if v2 else None
-                answers.append(HelloAck(msg.protocol_version, 1, session))
+                accept = HelloAck.accepting(msg)
+                session = accept.session_ms
+                answers.append(accept)
         if session is not None and last is not None:
             answers.append(LiveAck(session, last))
         if answers:

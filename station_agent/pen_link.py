@@ -443,9 +443,7 @@ class PenLink:
             if hello.protocol_version not in self.versions:
                 self._send(out, HelloAck(max(self.versions), 0))
                 return
-            # answered in the pen's own version: a v1 pen hears v1; a v2 pen hears which hello
-            named = hello.pen_clock_ms if hello.protocol_version >= LIVE_ACK_VERSION else None
-            self._hello_ack = HelloAck(hello.protocol_version, 1, named)
+            self._hello_ack = HelloAck.accepting(hello)
             self._send(out, self._hello_ack, SetTime(self._clock()))
             self._send(out, RequestBatches())
             self._backoff.reset()

@@ -91,8 +91,7 @@ class Host:
     def hello_ack(self) -> bytes:
         """Accept the last hello, in the pen's own version."""
         (hello, *_) = self.of(Hello)[-1:]
-        named = hello.pen_clock_ms if hello.protocol_version >= 2 else None
-        return self.encode(HelloAck(hello.protocol_version, 1, named))
+        return self.encode(HelloAck.accepting(hello))
 
     def live_ack(self) -> bytes:
         """Acknowledge every live frame of the current session received so far (v2)."""

@@ -457,6 +457,13 @@ class HelloAck(Message):
             raise WireError(f"cannot encode {self!r}: {exc}") from None
 
     @classmethod
+    def accepting(cls, hello: Hello) -> Self:
+        """The acceptance of ``hello``, in the pen's own version (a v1 pen hears the two-byte
+        v1 answer; from v2 the answer names the hello it answers)."""
+        v2 = hello.protocol_version >= LIVE_ACK_VERSION
+        return cls(hello.protocol_version, 1, hello.pen_clock_ms if v2 else None)
+
+    @classmethod
     def from_payload(cls, payload: bytes) -> Self:
         if len(payload) not in (cls._HEAD.size, cls._HEAD.size + _SESSION.size):
             raise WireError(f"HelloAck payload is {len(payload)} bytes; expected 2 or 10")
