@@ -359,6 +359,8 @@ class Http:
 class Tally:
     latencies: list[float]
     lags: list[float]
+    sends: list[float]
+    """When each timed batch was sent, in seconds from the start (with ``latencies``)."""
     acked: dict[tuple[str, int], str]
     errors: list[str]
     reconnects: int = 0
@@ -443,6 +445,7 @@ async def station(
             tally.errors.append(f"{sid} seq {b.seq}: {status} {answer[:200]!r}")
             break
         tally.latencies.append(done - sent)
+        tally.sends.append(sent - run.start)
         tally.lags.append(max(0.0, sent - due))
         tally.acked[(sid, b.seq)] = b.hash
         tally.last_ack = max(tally.last_ack, done)
@@ -458,7 +461,7 @@ async def drive(
     plan: Plan,
     on_start: Any,
 ) -> Tally:
-    tally = Tally([], [], {}, [])
+    tally = Tally([], [], [], {}, [])
     n = len(kits)
     run = Run(port, n, plan.interval_s if plan.mode == "steady" else None)
     tasks = [
@@ -567,6 +570,7 @@ def run_config(db: str, stations: int, plan: Plan, server: Server, pg_url: str) 
         "p99_ms": _pct(lat, 99) * 1000,
         "max_ms": max(lat) * 1000 if lat else float("nan"),
         "lag_p99_ms": _pct(tally.lags, 99) * 1000,
+        "timeline": timeline(tally),
         "cpu_s": {"client": client_cpu, "server": server_cpu, "postgres": pg_cpu},
         "server_cpu_ms_per_batch": 1000 * (server_cpu + pg_cpu) / max(1, len(timed)),
         "server_cpu_us_per_point": 1e6 * (server_cpu + pg_cpu) / max(1, points),
@@ -576,6 +580,23 @@ def run_config(db: str, stations: int, plan: Plan, server: Server, pg_url: str) 
         },
         "load_avg_1m_before": load,
     }
+
+
+def timeline(tally: Tally) -> list[dict[str, float]]:
+    """Latency second by second of the run (by send time): whether a tail is a stall or a queue."""
+    by_s: dict[int, list[float]] = {}
+    for sent, lat in zip(tally.sends, tally.latencies, strict=True):
+        by_s.setdefault(int(sent), []).append(lat)
+    return [
+        {
+            "second": s,
+            "batches": len(v),
+            "p50_ms": _pct(v, 50) * 1000,
+            "p99_ms": _pct(v, 99) * 1000,
+            "max_ms": max(v) * 1000,
+        }
+        for s, v in sorted(by_s.items())
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

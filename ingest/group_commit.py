@@ -65,23 +65,36 @@ class GroupCommit(Generic[T, R]):
         return self.submit(engine, item).result()
 
     def _drain(self) -> None:
-        while True:
-            with self._lock:
-                group, self._pending = self._pending, []
-                engine = self._engine
-                if not group or engine is None:
-                    self._writing = False
-                    self._engine = None  # hold no engine while idle
-                    return
-            with self._commit_lock:
-                try:
-                    with engine.begin() as conn:
-                        results = self._write(conn, [item for item, _ in group])
-                except Exception as exc:  # no detail: parameters may hold personal data
-                    log.warning("group_commit.failed", error=type(exc).__name__, items=len(group))
-                    results = [self._failed] * len(group)
-            for (_, done), result in zip(group, results, strict=True):
-                done.set_result(result)
+        conn: Connection | None = None  # held while groups keep coming: no checkout, no ping
+        try:
+            while True:
+                with self._lock:
+                    group, self._pending = self._pending, []
+                    engine = self._engine
+                    if not group or engine is None:
+                        self._writing = False
+                        self._engine = None  # hold no engine while idle
+                        return
+                with self._commit_lock:
+                    try:
+                        if conn is None:
+                            conn = engine.connect()
+                        with conn.begin():
+                            results = self._write(conn, [item for item, _ in group])
+                    except Exception as exc:  # no detail: parameters may hold personal data
+                        log.warning(
+                            "group_commit.failed", error=type(exc).__name__, items=len(group)
+                        )
+                        results = [self._failed] * len(group)
+                        if conn is not None:  # it may be broken (a restarted database)
+                            conn.invalidate()
+                            conn.close()
+                            conn = None
+                for (_, done), result in zip(group, results, strict=True):
+                    done.set_result(result)
+        finally:
+            if conn is not None:
+                conn.close()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

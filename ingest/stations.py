@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
 import structlog
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, TextClause, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -185,26 +186,58 @@ class _Next:
 def _append(conn: Connection, items: list[_Next]) -> list[bool]:
     """Advance each station's head where it is still the hint's, and store those batches.
 
-    Rows are updated in station order, so that two workers' groups lock them in the
-    same order and cannot deadlock (PostgreSQL).
+    One statement advances every head of the group (:func:`_advance_sql`) and names the
+    stations it moved; a station's second item in one group (a retry raced on another
+    connection, a fork) is left to the caller's slow path, which decides it on the row.
     """
-    moved = [False] * len(items)
-    for i in sorted(range(len(items)), key=lambda i: items[i].station_id):
+    firsts: dict[str, int] = {}
+    for i, n in enumerate(items):
+        firsts.setdefault(n.station_id, i)
+    todo = sorted(firsts.values(), key=lambda i: items[i].station_id)
+    params: dict[str, Any] = {}
+    for j, i in enumerate(todo):
         n = items[i]
-        params = {
-            "sid": n.station_id,
-            "old_seq": n.hint.head_seq,
-            "old_hash": n.hint.head_hash,
-            "key": n.hint.public_key,
-            "new_seq": n.seq,
-            "new_hash": n.row["hash"],
+        params |= {
+            f"sid{j}": n.station_id,
+            f"old_seq{j}": n.hint.head_seq,
+            f"old_hash{j}": n.hint.head_hash,
+            f"key{j}": n.hint.public_key,
+            f"new_seq{j}": n.seq,
+            f"new_hash{j}": n.row["hash"],
         }
-        moved[i] = conn.execute(_ADVANCE, params).rowcount == 1
+    advanced = set(conn.execute(_advance_sql(len(todo)), params).scalars())
+    moved = [firsts[n.station_id] == i and n.station_id in advanced for i, n in enumerate(items)]
     now = _now_ms()
     rows = [n.row | {"received_at_ms": now} for n, ok in zip(items, moved, strict=True) if ok]
     if rows:
         conn.execute(insert(_BATCHES), rows)
     return moved
+
+
+@lru_cache(maxsize=64)
+def _advance_sql(n: int) -> TextClause:
+    """``UPDATE stations`` of ``n`` heads at once, each only where the row still holds the
+    hinted head and key; returns the station ids it moved.
+
+    One statement for the group instead of one per batch: on PostgreSQL every statement
+    is a round trip, after which the commit thread waits for the interpreter lock again
+    behind the event loop. A common table of VALUES, as SQLite (3.35+) and PostgreSQL
+    both read it; the first row's casts type the columns for PostgreSQL.
+    """
+    rows = ", ".join(
+        f"(CAST(:sid{j} AS VARCHAR), CAST(:old_seq{j} AS BIGINT), CAST(:old_hash{j} AS VARCHAR),"
+        f" :key{j}, CAST(:new_seq{j} AS BIGINT), CAST(:new_hash{j} AS VARCHAR))"
+        if j == 0
+        else f"(:sid{j}, :old_seq{j}, :old_hash{j}, :key{j}, :new_seq{j}, :new_hash{j})"
+        for j in range(n)
+    )
+    return text(
+        f"WITH v(sid, old_seq, old_hash, pkey, new_seq, new_hash) AS (VALUES {rows}) "
+        "UPDATE stations SET head_seq = v.new_seq, head_hash = v.new_hash FROM v "
+        "WHERE stations.station_id = v.sid AND stations.head_seq = v.old_seq"
+        " AND stations.head_hash = v.old_hash AND stations.public_key = v.pkey "
+        "RETURNING stations.station_id"
+    )
 
 
 class _Intake:
@@ -222,16 +255,6 @@ class _Intake:
 
 _STATIONS = cast(Table, Station.__table__)
 _BATCHES = cast(Table, StoredBatch.__table__)
-_ADVANCE = (
-    update(_STATIONS)
-    .where(
-        _STATIONS.c.station_id == bindparam("sid"),
-        _STATIONS.c.head_seq == bindparam("old_seq"),
-        _STATIONS.c.head_hash == bindparam("old_hash"),
-        _STATIONS.c.public_key == bindparam("key"),
-    )
-    .values(head_seq=bindparam("new_seq"), head_hash=bindparam("new_hash"))
-)
 _intakes: WeakKeyDictionary[Engine, _Intake] = WeakKeyDictionary()
 """A hint only spares a read: a stale one (another worker moved the head, the station
 re-enrolled) fails the conditional UPDATE of :func:`_append`, and the batch is then

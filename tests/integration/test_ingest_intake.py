@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, select, text
 from ingest.db import Station, StoredBatch, create_schema, make_engine, session
 from ingest.group_commit import GroupCommit
 from ingest.stations import Refused, create_kits, enrol, receive_batch
+from ingest.stations import _append as _append_group
 from pen.batches import (
     GENESIS_HASH,
     Batch,
@@ -211,3 +212,28 @@ def test_group_commit_writes_every_item_once_and_answers_each_caller(tmp_path: P
     assert commits.run(engine, 3) == -1
     assert count() == 16
     engine.dispose()
+
+
+def test_one_group_advances_each_head_once_and_only_where_the_hint_holds(engine: Engine) -> None:
+    """The group's single UPDATE: a station's second item in the group, and a stale hint,
+    are left to the slow path (not moved, not stored); the others are stored."""
+    from ingest.stations import _Hint, _Next, _row, load_public_key
+
+    _enrolled(engine, "grp-a", "grp-b", "grp-c")
+    for sid in ("grp-a", "grp-b", "grp-c"):
+        assert receive_batch(engine, sid, encode_batch(_chain(sid, 1)[0])).status == "accepted"
+    key = public_key_bytes(KEY)
+
+    def nxt(sid: str, salt: int, head_seq: int = 1) -> _Next:
+        first = _chain(sid, 1)[0]
+        b = _chain(sid, 1, salt=salt, start=first)[0]
+        head = batch_hash(first) if head_seq == 1 else "f" * 64
+        hint = _Hint(key, load_public_key(key), head_seq, head)
+        return _Next(_row(b, encode_batch(b), batch_hash(b)), hint)
+
+    group = [nxt("grp-b", 1), nxt("grp-a", 0), nxt("grp-b", 2), nxt("grp-c", 0, head_seq=7)]
+    with engine.begin() as conn:
+        assert _append_group(conn, group) == [True, True, False, False]
+    assert [h for _, h in _stored(engine, "grp-b")][1] == group[0].row["hash"]
+    assert [seq for seq, _ in _stored(engine, "grp-a")] == [1, 2]
+    assert [seq for seq, _ in _stored(engine, "grp-c")] == [1]
