@@ -54,6 +54,7 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import importlib.util
 import os
 import signal
 import socket
@@ -582,6 +583,11 @@ def run_config(db: str, stations: int, plan: Plan, server: Server, pg_url: str) 
     }
 
 
+def server_extra() -> dict[str, bool]:
+    """Whether uvicorn finds the ``server`` extra (it uses httptools and uvloop when there)."""
+    return {m: importlib.util.find_spec(m) is not None for m in ("httptools", "uvloop")}
+
+
 def timeline(tally: Tally) -> list[dict[str, float]]:
     """Latency second by second of the run (by send time): whether a tail is a stall or a queue."""
     by_s: dict[int, list[float]] = {}
@@ -672,7 +678,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in results
     ]
     what = "intake and pipeline" if args.pipeline else "intake only"
-    print(f"\ningest {what}, {args.workers} uvicorn worker(s), {os.cpu_count()} CPUs")
+    extra = "installed" if all(server_extra().values()) else "not installed"
+    print(
+        f"\ningest {what}, {args.workers} uvicorn worker(s), {os.cpu_count()} CPUs, "
+        f"server extra (httptools, uvloop): {extra}"
+    )
     headers = ["db", "mode", "stations", "every s", "pts/batch", "stored/sent", "points/s"]
     headers += ["batches/s", "p50 ms", "p99 ms", "cpu% cli/srv/pg", "srv ms/batch"]
     headers += ["srv us/point", "load"]
@@ -691,6 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         "ingest",
         {
             "target": target,
+            "server_extra": server_extra(),
             "args": vars(args) | {"json": None, "profile": None},
             "results": results,
         },
