@@ -17,7 +17,9 @@ from ingest.access import require
 from ingest.auth import Principal
 from ingest.crypto import ContactCipher
 from ingest.errors import ApiError
+from ingest.layouts import layouts
 from ingest.scope import PageParams
+from pen.forms import FormLayout
 
 READERS = require("reviewer", "coordinator", "high_authority")
 KEYERS = require("reviewer", "high_authority")
@@ -97,13 +99,20 @@ async def get_item(request: Request, item_id: ItemId, who: Principal = READERS) 
     return _out(await run_in_threadpool(review.view, engine, cipher_of(request), who, item_id))
 
 
+def _pv_layout(request: Request) -> FormLayout:
+    """The PV as printed for this election (its candidates are the service's settings)."""
+    return layouts(tuple(request.app.state.settings.pv_candidates)).pv
+
+
 @router.post("/review/{item_id}/keyings", response_model=OutcomeOut, status_code=201)
 async def post_keying(
     request: Request, item_id: ItemId, body: KeyIn, who: Principal = KEYERS
 ) -> OutcomeOut:
     """Key the value you read; the second reviewer's keying decides or disputes the item."""
     engine = request.app.state.engine
-    done = await run_in_threadpool(review.key, engine, cipher_of(request), who, item_id, body.value)
+    done = await run_in_threadpool(
+        review.key, engine, cipher_of(request), who, item_id, body.value, _pv_layout(request)
+    )
     return OutcomeOut(**done.__dict__)
 
 
@@ -114,7 +123,7 @@ async def post_decision(
     """A coordinator decides a disputed item (not one they keyed)."""
     engine = request.app.state.engine
     done = await run_in_threadpool(
-        review.decide, engine, cipher_of(request), who, item_id, body.value
+        review.decide, engine, cipher_of(request), who, item_id, body.value, _pv_layout(request)
     )
     return OutcomeOut(**done.__dict__)
 

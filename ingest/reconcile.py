@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,7 @@ from ingest.db import (
 from ingest.geo import departement_of
 from ingest.kits import station_pages, station_pens
 from ingest.settings import Settings
+from ocr import OcrError, read_pen_ink
 from pen.forms import FormLayout
 from pen.ink import Ink, Stroke
 from pen.page import PageAddress
@@ -159,7 +161,7 @@ def store_findings(
         return []
     kept = replace_findings(s, station_id, STAGE, findings, at_ms)
     log.info("reconciliation.done", station_id=station_id, findings=len(findings))
-    store_paper_findings(s, station_id, at_ms)  # the pen's values may have changed
+    store_paper_findings(s, station_id, at_ms, layout)  # the pen's values may have changed
     deadline = settings.results_deadline_ms
     if deadline is not None and at_ms >= deadline:  # a late PV clears F.410/F.411
         store_transmission_findings(s, settings, station_id, at_ms)
@@ -220,18 +222,30 @@ def paper_readings(s: Session, scan: PvScan) -> dict[str, PaperReading]:
     }
 
 
-def store_paper_findings(s: Session, station_id: str, at_ms: int) -> list[FindingRow]:
-    """Compare the PV's pen values with its current scan; store F.301/W.302 (stage ``paper``)."""
+def store_paper_findings(
+    s: Session, station_id: str, at_ms: int, layout: FormLayout | None = None
+) -> list[FindingRow]:
+    """Compare the PV's pen values with its current scan; store F.301/W.302 (stage ``paper``).
+
+    With the PV ``layout``, each count's pen ink is also drawn as on paper and read by the
+    scan reader (``ocr.read_pen_ink``), so that a paper which reads as the pen's own ink
+    (a writer whose 1 the reader takes for a 7 on paper and in ink alike) goes to review
+    (W.302) rather than to F.301 (reconciliation.paper).
+    """
     scan = current_scan(s, station_id)
     pv = s.get(PvResult, station_id)
     findings: list[Finding] = []
     if scan is not None and pv is not None:
         paper = {k: v for k, v in paper_readings(s, scan).items() if k in pv.values}
+        ink = pv_ink(s, station_id)
+        if layout is not None:
+            as_ink = pen_ink_readings(ink, layout, paper)
+            paper = {k: replace(v, pen_ink=as_ink.get(k)) for k, v in paper.items()}
         try:
             everything = check_pv(
                 pv_counts(pv.values, None),
                 station_id=station_id,
-                timeline=PvTimeline(pv_ink(s, station_id)),  # dates the last ink
+                timeline=PvTimeline(ink),  # dates the last ink
                 paper=paper,
             )
         except ReconciliationError as exc:
@@ -242,6 +256,24 @@ def store_paper_findings(s: Session, station_id: str, at_ms: int) -> list[Findin
     if scan is not None:
         log.info("paper.done", station_id=station_id, scan_id=scan.id, findings=len(findings))
     return kept
+
+
+def pen_ink_readings(
+    ink: Mapping[str, Ink], layout: FormLayout, fields: Iterable[str]
+) -> dict[str, str]:
+    """What the scan reader reads in the pen's own ink of each of ``fields`` (count fields
+    with ink), drawn as on paper."""
+    wanted = set(fields)
+    out: dict[str, str] = {}
+    for f in layout.fields:
+        if f.kind != "count" or f.id not in wanted or f.id not in ink:
+            continue
+        strokes = [st.points for st in ink[f.id]]
+        try:
+            out[f.id] = read_pen_ink(strokes, [b.rect for b in f.boxes]).text
+        except OcrError as exc:  # ink the reader cannot draw: the rule goes without it
+            log.warning("paper.pen_ink_failed", field=f.id, code=exc.code)
+    return out
 
 
 def _closed(s: Session, station_id: str) -> tuple[int | None, int | None]:

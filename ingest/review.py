@@ -46,6 +46,7 @@ from ingest.db import (
 )
 from ingest.errors import ApiError
 from ingest.reconcile import store_paper_findings
+from pen.forms import FormLayout
 from pen.ink import Ink, Stroke
 from pen.ink_svg import ink_to_svg
 
@@ -170,7 +171,14 @@ def _keyings(s: Session, item: ReviewItem, sealer: Sealer) -> dict[str, str]:
     return {k.reviewer: sealer.open(k.value) for k in rows}
 
 
-def _apply(s: Session, cipher: ContactCipher, item: ReviewItem, target: Target, value: str) -> None:
+def _apply(
+    s: Session,
+    cipher: ContactCipher,
+    item: ReviewItem,
+    target: Target,
+    value: str,
+    pv_layout: FormLayout | None,
+) -> None:
     """Put a decided value where it belongs (PV values, contact, finding status)."""
     if target.finding is not None:
         target.finding.status = "resolved"
@@ -194,7 +202,7 @@ def _apply(s: Session, cipher: ContactCipher, item: ReviewItem, target: Target, 
     pv.values = values
     pv.complete = all(v is not None for v in values.values())
     pv.updated_ms = _now_ms()
-    store_paper_findings(s, fi.station_id, pv.updated_ms)  # the pen value against the paper
+    store_paper_findings(s, fi.station_id, pv.updated_ms, pv_layout)  # pen value against paper
 
 
 @dataclass(frozen=True)
@@ -214,8 +222,19 @@ def _audit_detail(item: ReviewItem, target: Target, value: str) -> dict[str, Any
     return detail
 
 
-def key(engine: Engine, cipher: ContactCipher, who: Principal, item_id: int, raw: str) -> Outcome:
-    """Record ``who``'s keying of an item; decide it if it agrees with the first keying."""
+def key(
+    engine: Engine,
+    cipher: ContactCipher,
+    who: Principal,
+    item_id: int,
+    raw: str,
+    pv_layout: FormLayout | None = None,
+) -> Outcome:
+    """Record ``who``'s keying of an item; decide it if it agrees with the first keying.
+
+    ``pv_layout`` (the PV as printed) lets a decided PV value be checked against the
+    paper with the pen's own ink read as on paper (:func:`ingest.reconcile.store_paper_findings`).
+    """
     with session(engine) as s, s.begin():
         item = _locked_item(s, who, item_id)
         target = _target(s, item)
@@ -229,7 +248,7 @@ def key(engine: Engine, cipher: ContactCipher, who: Principal, item_id: int, raw
             target.finding.status = "in_review"
         if item.state == "decided":
             item.decision, item.decided_ms = sealer.seal(value), _now_ms()
-            _apply(s, cipher, item, target, value)
+            _apply(s, cipher, item, target, value, pv_layout)
         audit.append(
             s, who.actor, "review.key", f"review:{item.id}", _audit_detail(item, target, value)
         )
@@ -238,7 +257,12 @@ def key(engine: Engine, cipher: ContactCipher, who: Principal, item_id: int, raw
 
 
 def decide(
-    engine: Engine, cipher: ContactCipher, who: Principal, item_id: int, raw: str
+    engine: Engine,
+    cipher: ContactCipher,
+    who: Principal,
+    item_id: int,
+    raw: str,
+    pv_layout: FormLayout | None = None,
 ) -> Outcome:
     """A coordinator's decision of a disputed item."""
     with session(engine) as s, s.begin():
@@ -249,7 +273,7 @@ def decide(
         sealer = Sealer(cipher, item, target)
         item.state = after_decision(item.state, _keyings(s, item, sealer), who.name)
         item.decision, item.decided_ms = sealer.seal(value), _now_ms()
-        _apply(s, cipher, item, target, value)
+        _apply(s, cipher, item, target, value, pv_layout)
         audit.append(
             s, who.actor, "review.decide", f"review:{item.id}", _audit_detail(item, target, value)
         )

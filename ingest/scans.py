@@ -283,7 +283,7 @@ def receive_scan(
                 {"scan_id": row.id, "sha256": sha, "outcome": done.outcome, "code": done.code},
             )
             if done.outcome != "rejected":
-                store_paper_findings(s, station_id, at)
+                store_paper_findings(s, station_id, at, layouts(settings.pv_candidates).pv)
     except IntegrityError:  # the same bytes stored meanwhile by a concurrent upload
         with session(engine) as s:
             again = _existing(s, station_id, sha)

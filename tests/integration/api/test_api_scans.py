@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from functools import cache
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
@@ -25,11 +26,23 @@ from hardware_sim.stations import pick_stations
 from ingest.app import create_app
 from ingest.audit import verify_audit
 from ingest.auth import create_user
-from ingest.db import AuditEntry, FindingRow, PvResult, PvScan, PvScanField, ReviewItem, session
+from ingest.db import (
+    AuditEntry,
+    FindingRow,
+    InkStroke,
+    PvResult,
+    PvScan,
+    PvScanField,
+    ReviewItem,
+    StoredBatch,
+    session,
+)
 from ingest.reconcile import store_paper_findings
 from ingest.settings import Settings
 from ingest.stations import create_kits
-from pen.forms import load_form
+from ocr import read_pen_ink
+from pen.forms import assign, load_form
+from pen.ink import Stroke
 
 PV = load_form("pv")
 HONEST, ALTERED, OTHER = pick_stations(6, seed=11)[:3]
@@ -240,3 +253,63 @@ def test_who_may_upload_and_see(client: TestClient) -> None:
     assert client.get(url, headers=h["fed_other"]).status_code == 404  # outside: as unknown
     assert client.get(url, headers=h["fed"]).status_code == 200
     assert client.get(url + "x", headers=h["fed"]).status_code == 404
+
+
+def store_pen_ink(engine: Engine, r: StationRun) -> dict[str, list[Stroke]]:
+    """The station's PV ink as the pipeline stores it (one stored batch holds it); by field."""
+    fields = {k: list(v) for k, v in assign(r.ink, PV).fields.items()}
+    with session(engine) as s, s.begin():
+        batch = StoredBatch(
+            station_id=r.station.id,
+            seq=1,
+            hash="a" * 64,
+            prev_hash="0" * 64,
+            format_version=1,
+            created_ms=1,
+            event_count=0,
+            received_at_ms=1,
+            body=b"{}",
+        )
+        s.add(batch)
+        s.flush()
+        for field_id, strokes in fields.items():
+            for st in strokes:
+                s.add(
+                    InkStroke(
+                        station_id=r.station.id,
+                        batch_id=batch.id,
+                        pen_serial=st.pen_serial,
+                        page=str(st.page),
+                        form="pv",
+                        field_id=field_id,
+                        t_start_ms=int(st.points[0, 2]),
+                        t_end_ms=int(st.points[-1, 2]),
+                        n_points=len(st.points),
+                        points=np.ascontiguousarray(st.points, dtype="<f8").tobytes(),
+                    )
+                )
+    return fields
+
+
+def test_the_paper_rule_gets_the_pen_ink_read_as_on_paper(client: TestClient) -> None:
+    """The centre reads each count's pen ink drawn as on paper (ocr.read_pen_ink): the
+    finding says what it read, and a paper that reads as the pen's own ink is W.302."""
+    engine = engine_of(client)
+    h = world(engine)
+    altered = run(1, "paper_alteration")
+    field = str(altered.details["field"])
+    ink = store_pen_ink(engine, altered)
+    r = post(client, ALTERED.id, jpeg(1, "paper_alteration"), h["fed"])
+    assert r.status_code == 201, r.text
+    rows = [f for f in paper_findings(engine, ALTERED.id) if f.fields == [field]]
+    assert len(rows) == 1
+    boxes = [b.rect for b in PV.field(field).boxes]
+    as_ink = read_pen_ink([st.points for st in ink[field]], boxes).text
+    assert rows[0].evidence["pen_ink"] == as_ink
+    if as_ink == rows[0].evidence["paper"]:
+        assert rows[0].code == "W.302"
+    # without the layout (no pen ink read) the finding carries no pen_ink
+    with session(engine) as s, s.begin():
+        store_paper_findings(s, ALTERED.id, 3)
+    rows = [f for f in paper_findings(engine, ALTERED.id) if f.fields == [field]]
+    assert len(rows) == 1 and "pen_ink" not in rows[0].evidence
