@@ -6,7 +6,9 @@ bytes it reads:
 
 1. decodes it (:class:`pen.wire.StreamDecoder`, :class:`pen.wire.InkAssembler`);
 2. writes the raw bytes, every message, every anomaly and every batch chunk
-   to the :class:`~station_agent.journal.Journal` in one transaction;
+   to the :class:`~station_agent.journal.Journal` in one transaction (a v2
+   pen's plain live ink may wait up to :data:`HOLD_S` to share the commit of
+   the reads that follow: nothing of it is answered or shown before);
 3. only then answers the pen: ``HelloAck`` + ``SetTime`` (recording the pen
    clock offset) + ``RequestBatches`` after a hello, ``Ack`` for a chunk now
    durable, and after ``BatchEnd`` checks the batch's size and CRC, journals
@@ -33,6 +35,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import serial
@@ -46,6 +49,7 @@ from pen.wire import (
     BatchChunk,
     BatchCommit,
     BatchEnd,
+    Dots,
     DuplicateFrame,
     FrameEncoder,
     Hello,
@@ -54,7 +58,9 @@ from pen.wire import (
     Message,
     Nak,
     NakReason,
+    Page,
     PenDown,
+    PenUp,
     Received,
     RequestBatches,
     Resent,
@@ -113,6 +119,30 @@ MAX_FRAME_BYTES = 2 * (5 + 65_535 + 4) + 2
 CLOCK_FAR_OFF_MS = 5 * 60_000
 """A pen clock further than this from the laptop's is reported (and corrected)."""
 
+HOLD_S = 0.2
+"""A v2 pen's plain live ink is committed at most this long after it is read, with what
+comes meanwhile: one journal transaction (one fsync) for a few reads. Nothing is answered
+or shown before its commit, and the pen keeps every frame until its ``LiveAck``, which
+goes at most every :data:`~station_agent.live_acks.ACK_EVERY_S` (0.25 s) anyway."""
+HOLD_BYTES = 64 * 1024
+"""Commit at once past this many bytes held."""
+_INK = (PenDown, Page, Dots, PenUp, Status)
+"""Live messages whose commit may wait (:data:`HOLD_S`): ink and the pen's status."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """Read and decoded, not yet journaled: nothing of it is answered or shown yet."""
+
+    start: int
+    """Stream offset of the first byte held."""
+    data: list[bytes]
+    records: list[EventRecord]
+    todo: list[tuple[Any, ...]]
+    since: float
+    """``time.monotonic()`` of the first read held."""
+    size: int
+
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -146,6 +176,7 @@ class PenLink:
         self._down_reported = ""
         self.strokes = 0
         self._pages: set[object] = set()
+        self._held: _Held | None = None
         self._reset_connection(None)
 
     def _reset_connection(self, connection_id: int | None) -> None:
@@ -179,6 +210,8 @@ class PenLink:
                 if self._port is None:
                     stop.wait(max(0.0, self._retry_at - time.monotonic()))
         finally:
+            for event in self.flush():
+                on_event(event)
             self.close()
 
     def step(self) -> list[LinkEvent]:
@@ -197,8 +230,17 @@ class PenLink:
             return out
         if data:
             self._process(data, out)
+        elif self._held is not None:  # the line is quiet: what was held goes now
+            self._commit(b"", [], [], [], out)
         elif self._ledger.acks_pending:  # the line is quiet: what was held back goes now
             self._answer(out)
+        return out
+
+    def flush(self) -> list[LinkEvent]:
+        """Journal what was read and held (:data:`HOLD_S`), then answer and report it."""
+        out: list[LinkEvent] = []
+        if self._held is not None:
+            self._commit(b"", [], [], [], out)
         return out
 
     def close(self) -> None:
@@ -241,6 +283,11 @@ class PenLink:
             self._decoder.feed(tail[start:])  # an unfinished frame: its end may be waiting
 
     def _lost(self, out: list[LinkEvent], reason: str, code: str = "") -> None:
+        if self._held is not None:  # read before the port went: journal it (no answer)
+            held, self._held = self._held, None
+            self._journal(held.start, b"".join(held.data), held.records, [])
+            for item in held.todo:  # ink and status only: nothing to send to the pen
+                self._after(item, out)
         self.close()
         delay = self._backoff.fail()
         self._retry_at = time.monotonic() + delay
@@ -320,15 +367,48 @@ class PenLink:
                     ink_key = f"live:{cid}:{event.offset}:{type(ink).__name__}:{n}"
                     records.append(anomaly_record(ink, self._ctx, ink_key))
                     todo.append(("anomaly", records[-1]))
-        try:
-            self.journal.record(cid, now, records, raw=(start, data), chunks=chunks)
-        except BaseException:
-            self._ledger.forget()  # it counted frames that are not journaled
-            raise
+        if HOLD_S > 0 and self._live is not None and not chunks and all(map(_holdable, todo)):
+            held = self._held
+            if held is None:
+                self._held = _Held(start, [data], records, todo, time.monotonic(), len(data))
+                return
+            if time.monotonic() - held.since < HOLD_S and held.size + len(data) < HOLD_BYTES:
+                held.data.append(data)
+                held.records += records
+                held.todo += todo
+                held.size += len(data)
+                return
+        self._commit(data, records, chunks, todo, out, start)
+
+    def _commit(
+        self,
+        data: bytes,
+        records: list[EventRecord],
+        chunks: list[ChunkRecord],
+        todo: list[tuple[Any, ...]],
+        out: list[LinkEvent],
+        start: int = 0,
+    ) -> None:
+        """Journal what is held and this read in one transaction; then answer and report."""
+        held, self._held = self._held, None
+        if held is not None:
+            start, data = held.start, b"".join(held.data) + data
+            records, todo = held.records + records, held.todo + todo
+        self._journal(start, data, records, chunks)
         # Durable from here on: answer the pen and tell the screen.
         for item in todo:
             self._after(item, out)
         self._answer(out)
+
+    def _journal(
+        self, start: int, data: bytes, records: list[EventRecord], chunks: list[ChunkRecord]
+    ) -> None:
+        raw = (start, data) if data else None
+        try:
+            self.journal.record(self.connection_id, self._clock(), records, raw=raw, chunks=chunks)
+        except BaseException:
+            self._ledger.forget()  # it counted frames that are not journaled
+            raise
 
     def _answer(self, out: list[LinkEvent]) -> None:
         """LiveAck / LiveResend for what the journal holds (never between read and commit)."""
@@ -522,3 +602,8 @@ class PenLink:
         for rec in records:
             if rec.code and new:
                 out.append(Anomaly(rec.code, rec.kind, rec.detail))
+
+
+def _holdable(item: tuple[Any, ...]) -> bool:
+    """Whether a to-do item of a read may wait for a later commit (:data:`HOLD_S`)."""
+    return item[0] == "stroke" or (item[0] == "message" and isinstance(item[1], _INK))
