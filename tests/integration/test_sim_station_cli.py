@@ -43,7 +43,7 @@ def test_sim_station_serves_the_whole_day_on_a_pty(
 
             pump(read, host, lambda h: bool(h.of(Hello)))
             line.write(host.hello_ack())
-            pump(read, host, lambda h: len(h.of(PenUp)) == len(want), timeout=20)
+            pump(read, host, lambda h: len(h.of(PenUp)) == len(want), timeout=60)  # a loaded CI
     finally:
         thread.join(timeout=10)
     assert codes == [EXIT_OK]
