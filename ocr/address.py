@@ -215,7 +215,14 @@ def decode_email(cells: Sequence[tuple[tuple[str, ...], FloatArray] | None]) -> 
         grown.sort(key=lambda g: (-g[0], g[1]))
         beam = [(t, p, w, s) for _, t, p, w, s in grown[:BEAM]]
     total = total_weight(seq)
-    scored = sorted(((t, p * w * _final(s)) for t, p, w, s in beam), key=lambda x: (-x[1], x[0]))
+    found = {t: p * w * _final(s) for t, p, w, s in beam}
+    # the characters as read, whatever the rules say: a clearly written invalid
+    # address is read as written even when the beam dropped it early
+    plain = "".join(classes[int(np.argmax(probs))] for classes, probs in seq)
+    if plain not in found:
+        chars = float(np.prod([float(np.max(probs)) for _, probs in seq]))
+        found[plain] = chars * text_weight(plain)
+    scored = sorted(found.items(), key=lambda x: (-x[1], x[0]))
     alts = tuple((t, float(min(1.0, s / total))) for t, s in scored[:TOP])
     return Reading(alts[0][0], alts[0][1], alts)
 
@@ -270,8 +277,9 @@ def letter_heights(
 
 def has_dot(strokes: Sequence[FloatArray]) -> bool:
     """Whether the glyph has a dot (``i``, ``j``): a stroke above the rest of the ink
-    (overlapping it by at most 5% of the glyph's height) that is not a flat line (the
-    top serif of a capital I). Dots are not always small: some writers flick them."""
+    (overlapping it by at most 5% of the glyph's height, or its points on average
+    above the rest's top) that is not a flat line (the top serif of a capital I).
+    Dots are not always small: some writers flick them."""
     if len(strokes) < 2:
         return False
     height = max(_height(strokes), 1e-6)
@@ -279,7 +287,9 @@ def has_dot(strokes: Sequence[FloatArray]) -> bool:
         rest = np.concatenate([r[:, 1] for j, r in enumerate(strokes) if j != k])
         w, h = np.ptp(s[:, :2], axis=0)
         flat = w > 0.15 * height and h < 0.5 * w
-        if not flat and float(s[:, 1].max()) < float(rest.min()) + 0.05 * height:
+        top = float(rest.min())
+        above = float(s[:, 1].max()) < top + 0.05 * height or float(s[:, 1].mean()) < top
+        if not flat and above:
             return True
     return False
 

@@ -67,7 +67,13 @@ def test_total_weight_is_the_sum_over_every_text(n: int, seed: int) -> None:
     assert np.isclose(total_weight(cells), brute, rtol=1e-9, atol=0.0)
 
 
-@settings(max_examples=40, deadline=None)
+def _posterior(cells: list, text: str) -> float:
+    classes = cells[0][0]
+    chars = np.prod([c[1][classes.index(ch)] for c, ch in zip(cells, text, strict=True)])
+    return float(chars * text_weight(text) / total_weight(cells))
+
+
+@settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
 def test_confidences_are_posteriors(n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -77,20 +83,15 @@ def test_confidences_are_posteriors(n: int, seed: int) -> None:
     probs = [p for _, p in r.alternatives]
     assert r.alternatives[0] == (r.text, r.confidence) and len(r.text) == n
     assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-9
-    # the best reading is the most probable text of all (exhaustive check)
-    best = max(
-        itertools.product(classes, repeat=n),
-        key=lambda t: (
-            np.prod([c[1][classes.index(ch)] for c, ch in zip(cells, t, strict=True)])
-            * text_weight("".join(t))
-        ),
-    )
-    assert np.isclose(
-        r.confidence,
-        np.prod([c[1][classes.index(ch)] for c, ch in zip(cells, best, strict=True)])
-        * text_weight("".join(best))
-        / total_weight(cells),
-    )
+    # every confidence is the exact posterior of its text under the prior
+    for text, p in r.alternatives:
+        assert np.isclose(p, _posterior(cells, text)), text
+    # never below the characters as read (a clearly written invalid address stays)
+    plain = "".join(classes[int(np.argmax(c[1]))] for c in cells)
+    assert r.confidence >= _posterior(cells, plain) - 1e-12
+    if n <= 2:  # the beam holds every text: the best one is found
+        texts = ["".join(t) for t in itertools.product(classes, repeat=n)]
+        assert np.isclose(r.confidence, max(_posterior(cells, t) for t in texts))
 
 
 def test_common_domain_found_as_a_whole_string() -> None:
@@ -183,6 +184,17 @@ def test_a_dotless_bar_is_settled_by_case_and_height() -> None:
         moved = bars_by_case([g], [c])[0][1]
         assert np.isclose(moved.sum(), c[1].sum())
         assert np.isclose(moved[CLASSES.index("1")], c[1][CLASSES.index("1")])
+
+
+def test_dots_flicked_or_overlapping_are_dots_and_serifs_are_not() -> None:
+    from ocr.address import has_dot
+
+    stem = _stroke(10, 6, 10)
+    assert has_dot([stem, _stroke(10, 4.6, 4.9)])  # a round dot above
+    assert has_dot([stem, _stroke(10.2, 2.4, 6.4)])  # a long flick overlapping the stem top
+    assert not has_dot([stem])  # a bar
+    serif = _stroke(9.3, 5.9, 6.0, width=1.4)  # capital I: flat serifs on its bar
+    assert not has_dot([stem, serif, _stroke(9.3, 10.0, 10.1, width=1.4)])
 
 
 def test_a_number_in_the_local_part_is_rarer_than_a_letter() -> None:
