@@ -13,6 +13,9 @@ the prior of :mod:`ocr.lexicon` (1 for a text that keeps the field's rules,
 0.01 for one that breaks them). The confidence is the best text's weight
 over the weight of every text, the mass outside the beam counted as if
 valid, so lack of search can only make it too low, never too high.
+E-mail combs are decoded by :mod:`ocr.address` instead (an automaton whose
+total weight is summed exactly), after their dotless bars are settled by the
+field's case (:func:`ocr.address.bars_by_case`).
 """
 
 from __future__ import annotations
