@@ -11,10 +11,12 @@ the mean confidence (calibration check). ``email_char`` is scored on the
 classifier's classes (``_`` read as ``-``; size and box position, which
 settle ``.`` and ``_`` at run time, are not in UNIPEN). ``count`` is measured
 on synthetic fields made of 1 to 5 held-out digits of one held-out writer,
-laid left to right at 7 mm height with random gaps, read by the same fold
-model. Milliseconds per character are timed through ``ocr.read`` with the
-shipped models. Tesseract (``engine="tesseract"``) reads a sample of the
-held-out digits rendered as images, as the named baseline. ``contact``: whole
+laid left to right at 7 mm height with random gaps (``ocr.train_count.synth_count``),
+read by the same fold model, the segmentation's gap logistic fitted on the
+other contributors' digits (``ocr.train_count.fit_gaps``). Milliseconds per
+character are timed through ``ocr.read`` with the shipped models. Tesseract
+(``engine="tesseract"``) reads a sample of the held-out digits rendered as
+images, as the named baseline. ``contact``: whole
 contact forms written by the simulator (real UNIPEN glyphs of its bank, whose
 writers the shipped models saw in training: a regression figure, not a
 held-out one) read field by field with the shipped models and the comb boxes.
@@ -55,6 +57,7 @@ from ocr.train import (
     load_charset,
     loco_models,
 )
+from ocr.train_count import fit_gaps, synth_count
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ERROR = 0.001
@@ -89,25 +92,6 @@ def cells(name: str, s: dict[str, float]) -> list[str]:
         f"{s['coverage_at_0.1pct_error']:.1%}",
         f"{s['mean_confidence']:.3f}",
     ]
-
-
-def synth_count(digits: list[Sample], rng: np.random.Generator) -> tuple[str, list[np.ndarray]]:
-    """One count field written with the given writer's digits, in mm, y down, ms."""
-    x, t, text, out = 10.0, 0.0, "", []
-    for d in digits:
-        pts = np.concatenate(d.strokes)
-        lo = pts.min(axis=0)
-        h = 7.0 * rng.uniform(0.9, 1.1) / max(float(np.ptp(pts[:, 1])), 1e-6)
-        y0 = 20.0 + rng.normal(0, 0.4)
-        for s in d.strokes:
-            xy = (s - lo) * h + [x, y0]
-            ts = t + np.arange(len(xy)) * 13.3
-            out.append(np.column_stack([xy, ts]))
-            t = float(ts[-1]) + rng.uniform(80, 300)
-        x += float(np.ptp(pts[:, 0])) * h + rng.uniform(0.8, 3.0)
-        t += rng.uniform(200, 600)
-        text += d.label
-    return text, out
 
 
 def as_ink(sample: Sample) -> list[np.ndarray]:
@@ -190,12 +174,14 @@ def digits(args: argparse.Namespace) -> dict[str, Any]:
         for i in np.flatnonzero(held):
             by_writer.setdefault(samples[i].writer, []).append(samples[i])
         writers = sorted(w for w, v in by_writer.items() if len(v) >= 5)
+        # the segmentation's gap logistic, fitted on the other contributors only
+        gap = fit_gaps([samples[i] for i in np.flatnonzero(~held)], seed=args.seed)
         c_ok, c_conf = [], []
         for _ in range(args.counts):
             pool = by_writer[writers[int(rng.integers(len(writers)))]]
             n = int(rng.integers(1, 6))
             text, strokes = synth_count([pool[int(j)] for j in rng.choice(len(pool), n)], rng)
-            r = read_count(strokes, model)
+            r = read_count(strokes, model, gap=gap)
             c_ok.append(r.text == text)
             c_conf.append(r.confidence)
         cnt = selective(np.array(c_ok), np.array(c_conf))

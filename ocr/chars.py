@@ -5,14 +5,19 @@ a unit box, so size and position are gone; two characters of ``email_char``
 differ mainly by them and are settled here from the ink in millimetres and,
 when the caller gives it, the box's rectangle:
 
-- ``.``: a dot is small. Its probability is a logistic function of the ink's
-  larger side, relative to the box height (0.5 at :data:`DOT_SHARE` of it) or,
-  with no box, absolute (0.5 at :data:`DOT_MM`), times the probability that
-  the ink is not a flat stroke (a short hyphen is as small as a dot).
-- ``-`` and ``_``: one class for the classifier; with a box the ink's height
-  in it splits that class's probability (``_`` sits on the baseline, below
-  :data:`LOW_LINE` of the box height); with no box each gets half, so such a
-  reading is never confident.
+- ``.``, ``-`` and ``_``: a dot is small and sits on the baseline, a hyphen
+  is a flat stroke at mid height, an underscore a long flat stroke on the
+  baseline (the classifier has one class ``-`` for both strokes). With a
+  box: the ink is *small* with a logistic probability of its larger side
+  relative to the box height (0.5 at :data:`DOT_SHARE`), *low* if centred
+  below :data:`LOW_LINE` of the box height, *long* if wider than
+  :data:`LONG_LINE` of it. A small mark is a dot if low; higher up, a
+  hyphen (a round one a dot in share :data:`DOT_HIGH`). The classifier's
+  stroke class is a hyphen if not low; low, an underscore if long, else a
+  dot (a dot drawn as a short tick). Without a box a small mark is a dot
+  unless flat (logistic, 0.5 at :data:`DOT_MM`) and the stroke class is
+  ``-`` or ``_`` with half the probability each, so such a reading is never
+  confident.
 
 ``upper`` has no ``-`` class (UNIPEN's capitals have none) but names hold
 hyphens (MARIE-CLAIRE): a single stroke much wider than tall (height under
@@ -41,8 +46,14 @@ DOT_SHARE = 0.14
 DOT_MM = 1.0
 #: Height over width of one stroke below which it is probably a hyphen (``upper``).
 FLAT = 0.3
-#: A flat stroke centred below this share of the box height is ``_``, above it ``-``.
+#: A flat stroke centred below this share of the box height is ``_``, above it ``-``;
+#: a small mark centred below it is a dot.
 LOW_LINE = 0.68
+#: A low flat mark wider than this share of the box height is ``_``, not a dot.
+LONG_LINE = 0.25
+#: Share of a small round mark centred above :data:`LOW_LINE` read as a dot (a
+#: dot belongs on the baseline; the rest is a short hyphen).
+DOT_HIGH = 0.2
 
 
 def model_of(kind: str) -> Classifier:
@@ -101,19 +112,26 @@ def _size_and_height(
     side = float(max(hi - lo))
     w, h = float(hi[0] - lo[0]), float(hi[1] - lo[1])
     not_flat = 1.0 - _logistic((FLAT - h / max(w, 1e-6)) / 0.05) if w > 0.3 else 1.0
-    if box is not None and box[3] > 0:
-        p_dot = _logistic((np.log(DOT_SHARE * box[3]) - np.log(side + 1e-3)) / 0.15)
-        centre = ((lo[1] + hi[1]) / 2 - box[1]) / box[3]
-        p_low = _logistic((float(centre) - LOW_LINE) / 0.04)
-    else:
-        p_dot = _logistic((np.log(DOT_MM) - np.log(side + 1e-3)) / 0.15)
-        p_low = 0.5
-    p_dot *= not_flat
     dot, dash = classes.index("."), classes.index("-")
     out = probs.copy()
     out[dot] = 0.0
-    out *= (1.0 - p_dot) / max(float(out.sum()), 1e-12)
-    out[dot] = p_dot
+    out /= max(float(out.sum()), 1e-12)
+    if box is None or box[3] <= 0:
+        p_dot = _logistic((np.log(DOT_MM) - np.log(side + 1e-3)) / 0.15) * not_flat
+        out *= 1.0 - p_dot
+        out[dot] = p_dot
+        dash_p = float(out[dash])
+        out[dash] = dash_p / 2
+        return (*classes, "_"), np.append(out, dash_p / 2)
+    small = _logistic((np.log(DOT_SHARE * box[3]) - np.log(side + 1e-3)) / 0.15)
+    centre = ((lo[1] + hi[1]) / 2 - box[1]) / box[3]
+    low = _logistic((float(centre) - LOW_LINE) / 0.04)
+    long = _logistic((w / box[3] - LONG_LINE) / 0.04)
+    # a small mark: on the baseline a dot, higher up a hyphen (a dot if round, 1 in 5)
+    small_dot = low + (1.0 - low) * not_flat * DOT_HIGH
+    out *= 1.0 - small
+    # the classifier's stroke class: higher up a hyphen; low, an underscore if long, else a dot
     dash_p = float(out[dash])
-    out[dash] = dash_p * (1.0 - p_low)
-    return (*classes, "_"), np.append(out, dash_p * p_low)
+    out[dash] = dash_p * (1.0 - low) + small * (1.0 - small_dot)
+    out[dot] = small * small_dot + dash_p * low * (1.0 - long)
+    return (*classes, "_"), np.append(out, dash_p * low * long)

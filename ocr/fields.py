@@ -13,6 +13,9 @@ the prior of :mod:`ocr.lexicon` (1 for a text that keeps the field's rules,
 0.01 for one that breaks them). The confidence is the best text's weight
 over the weight of every text, the mass outside the beam counted as if
 valid, so lack of search can only make it too low, never too high.
+E-mail combs are decoded by :mod:`ocr.address` instead (an automaton whose
+total weight is summed exactly), after their dotless bars are settled by the
+field's case (:func:`ocr.address.bars_by_case`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ocr import lexicon
+from ocr.address import bars_by_case, decode_email
 from ocr.chars import Box, char_probabilities, model_of
 from ocr.features import FloatArray
 from ocr.online import atoms, read_count
@@ -99,11 +103,17 @@ def read_comb(
         char_probabilities(g, cell_kind, b) if g else None
         for g, b in zip(groups, cell_boxes, strict=True)
     ]
+    if rules == "email":
+        inked = [(g, c) for g, c in zip(groups, cells, strict=True) if c is not None]
+        return decode_email(bars_by_case([g for g, _ in inked], [c for _, c in inked]))
     return decode(cells, rules, spaced=kind in _SPACED)
 
 
 def decode(cells: Sequence[Cell], rules: str, *, spaced: bool = False) -> Reading:
-    """The most probable texts of a sequence of cells under ``rules`` (a beam search)."""
+    """The most probable texts of a sequence of cells under ``rules`` (a beam search;
+    e-mail addresses by :func:`ocr.address.decode_email`)."""
+    if rules == "email":
+        return decode_email(cells)
     beam: list[tuple[str, float, float]] = [("", 1.0, 1.0)]  # text, probability, weight
     for cell in cells:
         if cell is None:

@@ -12,7 +12,14 @@
   starts nor ends with a dot nor holds two in a row; a domain of dot-separated
   labels of ``a-z 0-9 -`` ending in a top-level domain of two or more letters.
   Domains most French voters use are likelier (:data:`COMMON_DOMAINS`), and
-  digits inside words rarer (:data:`DIGIT_INSIDE`).
+  digits inside words rarer (:data:`DIGIT_INSIDE`, once per digit in the
+  domain and per digit followed by a letter in the local part), and each
+  number in the local part weighs :data:`NUMBER`. The local
+  part's spelling is weighed by :func:`spelling_weight`: letter pairs of
+  French words (``models/letter_bigrams.txt``, built by
+  ``scripts/build_letter_bigrams.py`` from the French commune names of
+  ../shared/data/geo, Etalab's ``decoupage-administratif``, MIT, notice in
+  ``models/LICENSE-decoupage-administratif``).
 - ``name``: capitals, spaces, hyphens and apostrophes: nothing is ruled out.
 
 A writer can still write something outside these rules (a mistyped code, a
@@ -36,6 +43,9 @@ RARE_DOMAIN = 0.05
 #: Prior weight of digits inside a word: in the domain, or followed by a letter in
 #: the local part (addresses are names with, at most, a number at the end).
 DIGIT_INSIDE = 0.05
+#: Prior weight of each number (run of digits) in the local part: most addresses have
+#: none, so a bar read ``1`` among letters is likelier an ``l``.
+NUMBER = 0.3
 #: Mail domains common in France (the large providers and ISPs).
 COMMON_DOMAINS = frozenset(
     {
@@ -63,6 +73,11 @@ COMMON_DOMAINS = frozenset(
     }
 )
 POSTCODES_FILE = Path(__file__).resolve().parent / "models" / "postcodes.txt"
+BIGRAMS_FILE = Path(__file__).resolve().parent / "models" / "letter_bigrams.txt"
+#: A letter pair weighs min(1, SPELLING_SCALE x P(letter | previous)) ** SPELLING_POWER:
+#: a pair at least as likely as a uniform choice among the 26 letters weighs 1.
+SPELLING_SCALE = 26.0
+SPELLING_POWER = 0.5
 _DIGITS = re.compile(r"[0-9]*")
 #: France's calling code, for numbers checked in national form.
 _FR = 33
@@ -74,6 +89,7 @@ PHONE_DECIDING = 5
 _LOCAL = re.compile(r"[a-z0-9_+-]+(\.[a-z0-9_+-]+)*")
 _DOMAIN = re.compile(r"([a-z0-9-]+\.)+[a-z]{2,}")
 _DIGIT_LETTER = re.compile(r"[0-9][a-z]")
+_NUMBER = re.compile(r"[0-9]+")
 _EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-+@")
 
 
@@ -81,6 +97,44 @@ _EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-+@")
 def postcodes() -> frozenset[str]:
     """The French postcodes in use."""
     return frozenset(POSTCODES_FILE.read_text(encoding="ascii").split())
+
+
+@cache
+def _pair_probabilities() -> dict[str, dict[str, float]]:
+    """P(next | previous) over letters and ``$`` (word end), ``^`` the word start;
+    add-half smoothed."""
+    counts: dict[str, dict[str, int]] = {}
+    for line in BIGRAMS_FILE.read_text(encoding="ascii").splitlines():
+        if line and not line.startswith("#"):
+            pair, n = line.split()
+            counts.setdefault(pair[0], {})[pair[1]] = int(n)
+    nexts = [*"abcdefghijklmnopqrstuvwxyz", "$"]
+    out = {}
+    for prev in ["^", *"abcdefghijklmnopqrstuvwxyz"]:
+        row = counts.get(prev, {})
+        total = sum(row.values()) + 0.5 * len(nexts)
+        out[prev] = {c: (row.get(c, 0) + 0.5) / total for c in nexts}
+    return out
+
+
+@cache
+def spelling_weight(prev: str, letter: str) -> float:
+    """The weight of ``letter`` (or ``$``, the word's end) after ``prev`` (a letter, or
+    ``^`` at a word's start) in the local part of an address: 1 for pairs common in
+    French words, less for rare ones (``ii`` 0.05 or so)."""
+    p = _pair_probabilities()[prev][letter]
+    return float(min(1.0, SPELLING_SCALE * p) ** SPELLING_POWER)
+
+
+def spelling(local: str) -> float:
+    """The product of :func:`spelling_weight` over the words (letter runs) of ``local``."""
+    w = 1.0
+    for word in re.findall(r"[a-z]+", local):
+        prev = "^"
+        for c in [*word, "$"]:
+            w *= spelling_weight(prev, c)
+            prev = c
+    return w
 
 
 @cache
@@ -130,7 +184,10 @@ def prefix_possible(kind: str, prefix: str) -> bool:
 
 def prior(kind: str, text: str) -> float:
     """The prior weight of a complete reading: 1 if it keeps the rules, :data:`INVALID`
-    if it breaks them (e-mail addresses on an uncommon domain :data:`RARE_DOMAIN`)."""
+    if it breaks them (e-mail addresses on an uncommon domain :data:`RARE_DOMAIN`,
+    times :data:`DIGIT_INSIDE` per digit inside a word and :data:`NUMBER` per number
+    in the local part; the spelling of the local
+    part, :func:`spelling`, is not in it)."""
     if kind == "postcode":
         return 1.0 if text in postcodes() else INVALID
     if kind == "phone":
@@ -140,7 +197,6 @@ def prior(kind: str, text: str) -> float:
         if not at or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
             return INVALID
         weight = 1.0 if domain in COMMON_DOMAINS else RARE_DOMAIN
-        if _DIGIT_LETTER.search(local) or any(c.isdigit() for c in domain):
-            weight *= DIGIT_INSIDE
-        return weight
+        inside = len(_DIGIT_LETTER.findall(local)) + sum(c.isdigit() for c in domain)
+        return weight * DIGIT_INSIDE**inside * NUMBER ** len(_NUMBER.findall(local))
     return 1.0

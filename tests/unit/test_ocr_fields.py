@@ -264,6 +264,10 @@ def test_email_dot_dash_and_underscore_from_the_box() -> None:
     assert read(_line(101.5, 105.5, 57.8), "email_char", boxes=[BOX]).text == "_"
     unsure = read(_line(101.5, 105.5, 57.8), "email_char")
     assert unsure.text in ("-", "_") and unsure.confidence <= 0.5
+    # a dot drawn as a short tick on the baseline is a dot, not an underscore
+    assert read(_line(103.0, 103.9, 57.0), "email_char", boxes=[BOX]).text == "."
+    # a short hyphen at mid height is a hyphen, though as small as a dot
+    assert read(_line(102.9, 104.2, 54.5), "email_char", boxes=[BOX]).text == "-"
 
 
 def test_hyphen_in_a_name() -> None:
