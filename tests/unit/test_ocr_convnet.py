@@ -107,6 +107,33 @@ def test_track_channels_ignore_scale_and_position() -> None:
 UNIPEN = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "handwriting"
 
 
+def test_shipped_digit_model_loads_and_each_member_reads() -> None:
+    from hardware_sim.glyphs import GlyphBank
+    from ocr.model import DIGIT_MODEL, InkNet, softmax
+
+    model = Classifier.load(DIGIT_MODEL)
+    assert model.classes == DIGITS and model.feature_set == "v3"
+    kinds = {type(m) for m in model.members}
+    assert kinds & {ConvNet, InkNet}, kinds
+    assert 0.3 < model.temperature < 5.0
+    bank = GlyphBank.load()
+    glyphs, labels = [], []
+    for w in bank.writers():
+        for d in DIGITS:
+            for g in bank.glyphs(w, d).samples[:1]:
+                glyphs.append(list(g.strokes))
+                labels.append(DIGITS.index(d))
+    x = model.features(glyphs)
+    probs = model.probabilities(x)
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    # writers seen in training: a regression check of every member's weights, not a
+    # held-out figure (that is bench/recognition.py's)
+    for m in model.members:
+        acc = np.mean(softmax(m.logits(x)).argmax(axis=1) == labels)
+        assert acc >= 0.9, (type(m).__name__, acc)
+    assert np.mean(probs.argmax(axis=1) == labels) >= 0.95
+
+
 @pytest.mark.parametrize("image", [False, True])
 def test_a_small_net_learns_held_out_digits(image: bool) -> None:
     torch = pytest.importorskip("torch")
