@@ -46,10 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import print_table, write_json
 from ocr import _tesseract, read
 from ocr.charsets import CHARSETS
+from ocr.features import DEFAULT_FEATURES
 from ocr.model import Classifier, softmax
 from ocr.online import read_count
 from ocr.train import (
     MEMBERS,
+    NET_EPOCHS,
     Sample,
     features_with_copies,
     fit_temperature,
@@ -107,7 +109,10 @@ def loco(
     charset = CHARSETS[kind]
     samples = load_charset(args.data, charset)
     y = labels_of(samples, charset.classes)
-    base, aug = features_with_copies(samples, args.copies * args.members, args.seed)
+    feature_set = "v3" if args.nets or args.inks else DEFAULT_FEATURES
+    base, aug = features_with_copies(
+        samples, args.copies * max(args.members, 1), args.seed, feature_set
+    )
     fitted = list(
         loco_models(
             samples,
@@ -118,6 +123,9 @@ def loco(
             seed=args.seed,
             members=args.members,
             folds=args.folds,
+            nets=args.nets,
+            inks=args.inks,
+            net_epochs=args.net_epochs,
         )
     )
     logits = np.zeros((len(samples), len(charset.classes)))
@@ -351,6 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--members", type=int, default=MEMBERS, help="MLPs in the ensemble")
     parser.add_argument("--folds", type=int, default=0, help="contributor groups; 0: one each")
+    parser.add_argument(
+        "--nets", type=int, default=0, help="1-D convolutional members (torch, one core)"
+    )
+    parser.add_argument(
+        "--inks", type=int, default=0, help="2-D convolutional members on the ink image (torch)"
+    )
+    parser.add_argument("--net-epochs", type=int, default=NET_EPOCHS)
     parser.add_argument("--counts", type=int, default=300, help="synthetic counts per fold")
     parser.add_argument(
         "--tesseract", type=int, default=100, help="digits (and counts) per fold; 0: skip"
@@ -358,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forms", type=int, default=100, help="simulated contact forms")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     args = parser.parse_args(argv)
+    if args.nets or args.inks:
+        import torch  # training only
+
+        torch.set_num_threads(1)
     if args.quick:
         args.epochs, args.copies, args.members, args.folds = 8, 1, 1, 3
         args.counts, args.tesseract, args.forms = 100, 0, 20

@@ -9,8 +9,11 @@ per point: x, y, the direction cosines of the path and the pen-up flag; then
 an 8 x 8 occupancy image of the pen-down ink (independent of stroke order),
 the aspect ratio and the stroke count. Feature set ``v2`` (the default) adds a
 histogram of pen-down writing directions (8 directions) on a coarse 4 x 4
-grid. Scale, sampling rate and position do not matter, which is what lets one
-model read several digitisers.
+grid. Feature set ``v3`` adds the raw resampled track (:data:`TRACK_POINTS`
+points of x, y, pen-up, normalised as above) that a convolutional member reads
+(:func:`track_channels` turns it into its input channels). Scale, sampling
+rate and position do not matter, which is what lets one model read several
+digitisers.
 """
 
 from __future__ import annotations
@@ -34,12 +37,21 @@ DIR_GRID = 4
 DIR_BINS = 8
 #: Points used for the direction histogram.
 _DIR_POINTS = 160
+#: Points of the resampled track (feature set ``v3``).
+TRACK_POINTS = 64
+#: Channels :func:`track_channels` makes of a track.
+TRACK_CHANNELS = 7
+_V2 = N_POINTS * 5 + GRID * GRID + 3 + DIR_GRID * DIR_GRID * DIR_BINS
 #: Feature sets and their lengths: ``v1`` (trajectory, occupancy, aspect, strokes),
-#: ``v2`` (``v1`` plus the direction histogram).
+#: ``v2`` (``v1`` plus the direction histogram), ``v3`` (``v2`` then the raw track,
+#: x, y, pen-up per point, for convolutional members).
 FEATURE_SETS = {
     "v1": N_POINTS * 5 + GRID * GRID + 3,
-    "v2": N_POINTS * 5 + GRID * GRID + 3 + DIR_GRID * DIR_GRID * DIR_BINS,
+    "v2": _V2,
+    "v3": _V2 + TRACK_POINTS * 3,
 }
+#: Where the track starts in a ``v3`` feature vector.
+TRACK_OFFSET = _V2
 #: The feature set new models are trained on.
 DEFAULT_FEATURES = "v2"
 #: Length of the default feature vector.
@@ -123,9 +135,12 @@ def glyph_features(
         grid /= grid.max()
     extra = np.array([np.log(np.clip(aspect, 0.05, 20.0)), min(len(strokes), 5) / 5.0, 1.0])
     parts = [res[:, 0] * 2, res[:, 1] * 2, d[:, 0], d[:, 1], res_up, grid.ravel(), extra]
-    if feature_set == "v2":
+    if feature_set in ("v2", "v3"):
         parts.append(_direction_histogram(pts, up))
-    elif feature_set != "v1":
+    if feature_set == "v3":
+        track, track_up = _resample(pts, up, TRACK_POINTS)
+        parts.append(np.column_stack([track, track_up]).ravel())
+    elif feature_set not in ("v1", "v2"):
         raise ValueError(f"unknown feature set {feature_set!r}; known: {sorted(FEATURE_SETS)}")
     return np.concatenate(parts)
 
@@ -137,4 +152,72 @@ def batch_features(
     out = np.empty((len(glyphs), FEATURE_SETS[feature_set]))
     for i, g in enumerate(glyphs):
         out[i] = glyph_features(g, feature_set)
+    return out
+
+
+def track_channels(tracks: FloatArray) -> FloatArray:
+    """Input channels (n, :data:`TRACK_CHANNELS`, points) of tracks (n, points, 3: x, y,
+    pen-up): position (re-centred on the bounding box, scaled by its larger side, times 2),
+    direction cosines of the path, cosine and sine of its turn at each point (curvature),
+    and the pen-up flag. Re-normalising here lets training distort tracks freely."""
+    pts, up = tracks[..., :2], tracks[..., 2]
+    lo, hi = pts.min(axis=1, keepdims=True), pts.max(axis=1, keepdims=True)
+    side = np.maximum((hi - lo).max(axis=2, keepdims=True), 1e-9)
+    pos = (pts - (lo + hi) / 2) / side * 2
+    d = np.diff(pos, axis=1)
+    d = d / np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-9)[..., None]
+    d = np.concatenate([d, d[:, -1:]], axis=1)
+    nxt = np.concatenate([d[:, 1:], d[:, -1:]], axis=1)
+    cos = (d * nxt).sum(axis=2)
+    sin = d[..., 0] * nxt[..., 1] - d[..., 1] * nxt[..., 0]
+    out: FloatArray = np.stack(
+        [pos[..., 0], pos[..., 1], d[..., 0], d[..., 1], cos, sin, up], axis=1
+    )
+    return out
+
+
+#: Side, in pixels, of the ink image :func:`render` draws.
+IMAGE_SIDE = 28
+#: Blur of the drawn line, pixels (standard deviation).
+_PEN_SIGMA = 0.9
+_SUB = 4
+
+
+def _blur_matrix(side: int) -> FloatArray:
+    i = np.arange(side)
+    g = np.exp(-0.5 * ((i[:, None] - i[None, :]) / _PEN_SIGMA) ** 2)
+    out: FloatArray = g / (np.sqrt(2 * np.pi) * _PEN_SIGMA)
+    return out
+
+
+def render(tracks: FloatArray, side: int = IMAGE_SIDE) -> FloatArray:
+    """Images (n, side, side) of tracks' pen-down ink: the glyph scaled by its larger side
+    into the image (2-pixel margin), each pen-down segment drawn as a line of even
+    darkness per unit length (sub-sampled, splatted bilinearly, blurred), saturating at 1.
+    The pen's width and the sampling rate drop out; stroke order does not matter."""
+    n = len(tracks)
+    ch = track_channels(tracks)
+    pos = np.stack([ch[:, 0], ch[:, 1]], axis=2)  # (n, t, 2) in [-1, 1]
+    px = (pos + 1.0) / 2.0 * (side - 5) + 2.0
+    a, b = px[:, :-1], px[:, 1:]
+    down = tracks[:, :-1, 2] == 0.0
+    length = np.hypot(*(b - a).transpose(2, 0, 1)) * down  # (n, t-1)
+    f = np.arange(_SUB) / _SUB
+    pts = a[:, :, None, :] + f[None, None, :, None] * (b - a)[:, :, None, :]
+    wgt = np.broadcast_to((length / _SUB)[:, :, None], pts.shape[:3])
+    pts, wgt = pts.reshape(n, -1, 2), wgt.reshape(n, -1)
+    x0 = np.clip(np.floor(pts[..., 0]).astype(np.int64), 0, side - 2)
+    y0 = np.clip(np.floor(pts[..., 1]).astype(np.int64), 0, side - 2)
+    fx = np.clip(pts[..., 0] - x0, 0.0, 1.0)
+    fy = np.clip(pts[..., 1] - y0, 0.0, 1.0)
+    base = np.arange(n)[:, None] * side * side
+    img = np.zeros(n * side * side)
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            idx = base + (y0 + dy) * side + x0 + dx
+            img += np.bincount(idx.ravel(), (wgt * wy * wx).ravel(), n * side * side)
+    g = _blur_matrix(side)
+    blurred = g @ img.reshape(n, side, side) @ g.T
+    peak = 1.0 / (np.sqrt(2 * np.pi) * _PEN_SIGMA)
+    out: FloatArray = np.minimum(blurred / peak, 1.0)
     return out

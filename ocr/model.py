@@ -1,12 +1,15 @@
-"""The character classifier: an ensemble of small multilayer perceptrons in numpy.
+"""The character classifier: an ensemble of small networks evaluated in numpy.
 
 Each member maps the glyph features to class scores; the ensemble's score is
 the log of the members' mean probability, so members that disagree lower the
-confidence. Weights, feature standardisation, the feature set and the
-calibration temperature live in one ``.npz`` file (format
-:data:`FORMAT_VERSION`; version 1, one member on feature set ``v1``, is still
-read) written by :mod:`ocr.train`; nothing is loaded until
-:meth:`Classifier.load` is called. Inference needs numpy only.
+confidence. A member is a multilayer perceptron (:class:`Mlp`, on the
+hand-made features) or a 1-D convolutional network (:class:`ConvNet`, on the
+resampled pen track that feature set ``v3`` carries). Weights, feature
+standardisation, the feature set and the calibration temperature live in one
+``.npz`` file (format :data:`FORMAT_VERSION`; versions 1, one MLP on feature
+set ``v1``, and 2, MLPs only, are still read) written by :mod:`ocr.train`;
+nothing is loaded until :meth:`Classifier.load` is called. Inference needs
+numpy only (the networks are trained with torch, :mod:`ocr.train_net`).
 """
 
 from __future__ import annotations
@@ -18,16 +21,23 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ocr.errors import ModelFileError
-from ocr.features import DEFAULT_FEATURES, FEATURE_SETS, batch_features
+from ocr.features import (
+    DEFAULT_FEATURES,
+    FEATURE_SETS,
+    batch_features,
+    render,
+    track_channels,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
 #: Model file version this module writes; it reads this one and :data:`READS`.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Model file versions this module reads.
-READS = (1, 2)
+READS = (1, 2, 3)
 #: The digit model shipped in the repository.
 DIGIT_MODEL = Path(__file__).resolve().parent / "models" / "digits.npz"
 
@@ -49,7 +59,8 @@ class Mlp:
     biases: tuple[FloatArray, ...]
 
     def logits(self, features: FloatArray) -> FloatArray:
-        h = (np.atleast_2d(features) - self.mean) / self.std
+        """Scores of the first ``len(mean)`` columns of the features."""
+        h = (np.atleast_2d(features)[:, : len(self.mean)] - self.mean) / self.std
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = h @ w + b
@@ -59,11 +70,92 @@ class Mlp:
 
 
 @dataclass(frozen=True, eq=False, slots=True)
+class ConvNet:
+    """One member reading the pen track: 1-D convolutions ("same" padding, ReLU, batch
+    normalisation folded into the weights, optional max-pooling by 2), global mean and
+    max pooling, then dense layers (ReLU between them)."""
+
+    offset: int
+    """Where the track (points x (x, y, pen-up)) starts in the feature vector."""
+    points: int
+    conv_weights: tuple[FloatArray, ...]
+    """Each (out, in, width), as torch's ``Conv1d`` holds it."""
+    conv_biases: tuple[FloatArray, ...]
+    pools: tuple[bool, ...]
+    """Whether a max-pooling by 2 follows each convolution."""
+    weights: tuple[FloatArray, ...]
+    """Dense layers, each (in, out)."""
+    biases: tuple[FloatArray, ...]
+
+    def logits(self, features: FloatArray) -> FloatArray:
+        f = np.atleast_2d(features)[:, self.offset : self.offset + self.points * 3]
+        h = track_channels(f.reshape(len(f), self.points, 3)).transpose(0, 2, 1)
+        for w, b, pool in zip(self.conv_weights, self.conv_biases, self.pools, strict=True):
+            out, cin, width = w.shape
+            pad = width // 2
+            hp = np.pad(h, ((0, 0), (pad, width - 1 - pad), (0, 0)))
+            win = sliding_window_view(hp, width, axis=1)  # (n, t, in, width)
+            n, t = win.shape[:2]
+            h = np.maximum(win.reshape(n, t, cin * width) @ w.reshape(out, -1).T + b, 0.0)
+            if pool:
+                h = h[:, : t // 2 * 2].reshape(n, t // 2, 2, out).max(axis=2)
+        h = np.concatenate([h.mean(axis=1), h.max(axis=1)], axis=1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w + b
+            if i < last:
+                h = np.maximum(h, 0.0)
+        return h
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class InkNet:
+    """One member reading the ink as an image (:func:`ocr.features.render` of the track):
+    2-D convolutions ("same" padding, ReLU, batch normalisation folded in, optional
+    max-pooling by 2), global mean and max pooling, then dense layers."""
+
+    offset: int
+    points: int
+    conv_weights: tuple[FloatArray, ...]
+    """Each (out, in, height, width), as torch's ``Conv2d`` holds it."""
+    conv_biases: tuple[FloatArray, ...]
+    pools: tuple[bool, ...]
+    weights: tuple[FloatArray, ...]
+    biases: tuple[FloatArray, ...]
+
+    def logits(self, features: FloatArray) -> FloatArray:
+        f = np.atleast_2d(features)[:, self.offset : self.offset + self.points * 3]
+        h = render(f.reshape(len(f), self.points, 3))[..., None]  # (n, y, x, channels)
+        for w, b, pool in zip(self.conv_weights, self.conv_biases, self.pools, strict=True):
+            out, _, kh, kw = w.shape
+            hp = np.pad(
+                h, ((0, 0), (kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2), (0, 0))
+            )
+            win = sliding_window_view(hp, (kh, kw), axis=(1, 2))  # (n, y, x, in, kh, kw)
+            n, hy, hx = win.shape[:3]
+            h = np.maximum(win.reshape(n, hy, hx, -1) @ w.reshape(out, -1).T + b, 0.0)
+            if pool:
+                h = h[:, : hy // 2 * 2, : hx // 2 * 2]
+                h = h.reshape(n, hy // 2, 2, hx // 2, 2, out).max(axis=(2, 4))
+        h = h.reshape(len(h), -1, h.shape[-1])
+        h = np.concatenate([h.mean(axis=1), h.max(axis=1)], axis=1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w + b
+            if i < last:
+                h = np.maximum(h, 0.0)
+        return h
+
+
+Member = Mlp | ConvNet | InkNet
+
+
+@dataclass(frozen=True, eq=False, slots=True)
 class Classifier:
-    """An ensemble of MLPs over ``classes`` reading features of ``feature_set``."""
+    """An ensemble of networks over ``classes`` reading features of ``feature_set``."""
 
     classes: tuple[str, ...]
-    members: tuple[Mlp, ...]
+    members: tuple[Member, ...]
     temperature: float = 1.0
     """Scores are divided by this before the softmax (fitted on held-out contributors)."""
     feature_set: str = DEFAULT_FEATURES
@@ -97,8 +189,17 @@ class Classifier:
             "temperature": np.array(self.temperature),
         }
         for k, m in enumerate(self.members):
-            arrays[f"m{k}_mean"] = m.mean.astype(np.float32)
-            arrays[f"m{k}_std"] = m.std.astype(np.float32)
+            if isinstance(m, ConvNet | InkNet):
+                arrays[f"m{k}_kind"] = np.array("conv1d" if isinstance(m, ConvNet) else "ink2d")
+                arrays[f"m{k}_offset"] = np.array(m.offset)
+                arrays[f"m{k}_points"] = np.array(m.points)
+                arrays[f"m{k}_pools"] = np.array(m.pools)
+                for i, (w, b) in enumerate(zip(m.conv_weights, m.conv_biases, strict=True)):
+                    arrays[f"m{k}_cw{i}"] = w.astype(np.float32)
+                    arrays[f"m{k}_cb{i}"] = b.astype(np.float32)
+            else:
+                arrays[f"m{k}_mean"] = m.mean.astype(np.float32)
+                arrays[f"m{k}_std"] = m.std.astype(np.float32)
             for i, (w, b) in enumerate(zip(m.weights, m.biases, strict=True)):
                 arrays[f"m{k}_w{i}"] = w.astype(np.float32)
                 arrays[f"m{k}_b{i}"] = b.astype(np.float32)
@@ -111,8 +212,24 @@ class Classifier:
         return _load(Path(path).resolve())
 
 
-def _member(a: dict[str, FloatArray], prefix: str) -> Mlp:
+def _member(a: dict[str, FloatArray], prefix: str) -> Member:
     n = sum(1 for k in a if k.startswith(f"{prefix}w"))
+    if f"{prefix}kind" in a:
+        kind = str(a[f"{prefix}kind"])
+        if kind not in ("conv1d", "ink2d"):
+            raise ModelFileError(
+                f"unknown member kind {kind!r}: rebuild with `python -m ocr.train`"
+            )
+        c = sum(1 for k in a if k.startswith(f"{prefix}cw"))
+        return (ConvNet if kind == "conv1d" else InkNet)(
+            offset=int(a[f"{prefix}offset"]),
+            points=int(a[f"{prefix}points"]),
+            conv_weights=tuple(a[f"{prefix}cw{i}"].astype(np.float64) for i in range(c)),
+            conv_biases=tuple(a[f"{prefix}cb{i}"].astype(np.float64) for i in range(c)),
+            pools=tuple(bool(p) for p in a[f"{prefix}pools"]),
+            weights=tuple(a[f"{prefix}w{i}"].astype(np.float64) for i in range(n)),
+            biases=tuple(a[f"{prefix}b{i}"].astype(np.float64) for i in range(n)),
+        )
     return Mlp(
         mean=a[f"{prefix}mean"].astype(np.float64),
         std=a[f"{prefix}std"].astype(np.float64),
@@ -139,7 +256,7 @@ def _load(path: Path) -> Classifier:
             f"{READS}: rebuild it with `python -m ocr.train`"
         )
     if version == 1:
-        members: tuple[Mlp, ...] = (_member(a, ""),)
+        members: tuple[Member, ...] = (_member(a, ""),)
         feature_set = "v1"
     else:
         members = tuple(_member(a, f"m{k}_") for k in range(int(a["members"])))

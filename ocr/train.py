@@ -30,11 +30,20 @@ import numpy as np
 import numpy.typing as npt
 
 from ocr.charsets import CHARSETS, DIGITS, Charset
-from ocr.features import FloatArray, batch_features
-from ocr.model import Classifier, Mlp, softmax
+from ocr.features import (
+    DEFAULT_FEATURES,
+    FEATURE_SETS,
+    TRACK_OFFSET,
+    TRACK_POINTS,
+    FloatArray,
+    batch_features,
+)
+from ocr.model import Classifier, Member, Mlp, softmax
 
 #: MLPs in the shipped ensemble.
 MEMBERS = 3
+#: Epochs of a convolutional member.
+NET_EPOCHS = 12
 IntArray = npt.NDArray[np.int64]
 
 
@@ -99,13 +108,16 @@ def augment(strokes: Sequence[FloatArray], rng: np.random.Generator) -> list[Flo
 
 
 def features_with_copies(
-    samples: Sequence[Sample], copies: int, seed: int
+    samples: Sequence[Sample], copies: int, seed: int, feature_set: str = DEFAULT_FEATURES
 ) -> tuple[FloatArray, FloatArray]:
     """Features of the samples (n, F) and of ``copies`` augmented renderings (copies, n, F)."""
     rng = np.random.default_rng(seed)
-    base = batch_features([s.strokes for s in samples])
+    base = batch_features([s.strokes for s in samples], feature_set)
     aug = np.stack(
-        [batch_features([augment(s.strokes, rng) for s in samples]) for _ in range(copies)]
+        [
+            batch_features([augment(s.strokes, rng) for s in samples], feature_set)
+            for _ in range(copies)
+        ]
     )
     return base, aug
 
@@ -184,15 +196,41 @@ def fit_ensemble(
     members: int,
     epochs: int,
     seed: int,
+    nets: int = 0,
+    inks: int = 0,
+    net_epochs: int = NET_EPOCHS,
 ) -> Classifier:
     """``members`` MLPs, member k fitted (seed + k) on the originals of ``rows`` and its
-    own share of the augmented copies (``aug`` holds ``members`` shares in turn)."""
-    share = len(aug) // members
-    fitted = []
+    own share of the augmented copies (``aug`` holds ``members`` shares in turn), then
+    ``nets`` 1-D convolutional members on the pen track and ``inks`` 2-D convolutional
+    members on the ink drawn as an image (:mod:`ocr.train_net`, torch; seed + k), fitted
+    on the originals and all the copies (features ``v3``)."""
+    share = len(aug) // max(members, 1)
+    width = FEATURE_SETS["v2"] if nets or inks else base.shape[1]
+    fitted: list[Member] = []
     for k in range(members):
         x, yy = training_rows(base, aug[k * share : (k + 1) * share], y, rows)
-        fitted.append(fit_mlp(x, yy, classes=classes, epochs=epochs, seed=seed + k))
-    return Classifier(classes, tuple(m for f in fitted for m in f.members))
+        fit = fit_mlp(x[:, :width], yy, classes=classes, epochs=epochs, seed=seed + k)
+        fitted.extend(fit.members)
+    if nets or inks:
+        from ocr import train_net  # torch: a training-only dependency
+
+        tracks = np.concatenate([base[None], aug])[:, rows, TRACK_OFFSET:]
+        tracks = tracks.reshape(len(aug) + 1, len(rows), TRACK_POINTS, 3)
+        for image, count in ((False, nets), (True, inks)):
+            for k in range(count):
+                fitted.append(
+                    train_net.fit_convnet(
+                        tracks,
+                        y[rows],
+                        n_classes=len(classes),
+                        epochs=net_epochs,
+                        seed=seed + k,
+                        image=image,
+                    )
+                )
+    feature_set = "v3" if nets or inks else DEFAULT_FEATURES
+    return Classifier(classes, tuple(fitted), feature_set=feature_set)
 
 
 def training_rows(
@@ -219,6 +257,9 @@ def loco_models(
     seed: int,
     members: int = 1,
     folds: int = 0,
+    nets: int = 0,
+    inks: int = 0,
+    net_epochs: int = NET_EPOCHS,
 ) -> Iterator[tuple[str, Classifier, npt.NDArray[np.bool_]]]:
     """Per contributor (or per group of contributors, ``folds`` > 0): the model trained
     without it, and the mask of its samples."""
@@ -228,7 +269,17 @@ def loco_models(
         held = np.isin(contrib, group)
         rows = np.flatnonzero(~held)
         model = fit_ensemble(
-            base, aug, y, rows, classes=classes, members=members, epochs=epochs, seed=seed
+            base,
+            aug,
+            y,
+            rows,
+            classes=classes,
+            members=members,
+            epochs=epochs,
+            seed=seed,
+            nets=nets,
+            inks=inks,
+            net_epochs=net_epochs,
         )
         yield name, model, held
 
@@ -257,12 +308,25 @@ def out_of_fold_logits(
     seed: int,
     members: int = 1,
     folds: int = 0,
+    nets: int = 0,
+    inks: int = 0,
+    net_epochs: int = NET_EPOCHS,
 ) -> FloatArray:
     """Logits of every sample from the model trained without its contributor (group)."""
     y = labels_of(samples, classes)
     out = np.zeros((len(samples), len(classes)))
     fitted = loco_models(
-        samples, base, aug, classes=classes, epochs=epochs, seed=seed, members=members, folds=folds
+        samples,
+        base,
+        aug,
+        classes=classes,
+        epochs=epochs,
+        seed=seed,
+        members=members,
+        folds=folds,
+        nets=nets,
+        inks=inks,
+        net_epochs=net_epochs,
     )
     for c, model, held in fitted:
         out[held] = model.logits(base[held])
@@ -283,27 +347,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--folds", type=int, default=0, help="contributor groups for the temperature; 0: one each"
     )
+    parser.add_argument(
+        "--nets", type=int, default=0, help="1-D convolutional members on the pen track (torch)"
+    )
+    parser.add_argument(
+        "--inks", type=int, default=0, help="2-D convolutional members on the ink image (torch)"
+    )
+    parser.add_argument("--net-epochs", type=int, default=NET_EPOCHS)
     args = parser.parse_args(argv)
+    if args.nets or args.inks:
+        import torch  # training only; one core, as the timings in docs/ocr.md
+
+        torch.set_num_threads(1)
     charset = CHARSETS[args.kind]
     out: Path = args.out or charset.model
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     samples = load_charset(args.data, charset)
     n_contrib = len({s.contributor for s in samples})
     print(f"{len(samples)} {args.kind} samples from {n_contrib} contributors")
-    base, aug = features_with_copies(samples, args.copies * args.members, args.seed)
+    feature_set = "v3" if args.nets or args.inks else DEFAULT_FEATURES
+    copies = args.copies * max(args.members, 1)
+    base, aug = features_with_copies(samples, copies, args.seed, feature_set)
     y = labels_of(samples, charset.classes)
     fit = {"classes": charset.classes, "epochs": args.epochs, "seed": args.seed}
+    nets = {"nets": args.nets, "inks": args.inks, "net_epochs": args.net_epochs}
     print("leave-one-contributor-out, for the calibration temperature:")
-    oof = out_of_fold_logits(samples, base, aug, members=args.members, folds=args.folds, **fit)
+    oof = out_of_fold_logits(
+        samples, base, aug, members=args.members, folds=args.folds, **fit, **nets
+    )
     temperature = fit_temperature(oof, y)
     print(
         f"out-of-fold top-1 {np.mean(oof.argmax(axis=1) == y):.4f}; temperature {temperature:.3f}"
     )
     rows = np.arange(len(samples))
-    model = fit_ensemble(base, aug, y, rows, members=args.members, **fit)
+    model = fit_ensemble(base, aug, y, rows, members=args.members, **fit, **nets)
     model.with_temperature(temperature).save(out)
     size = out.stat().st_size
-    print(f"wrote {out} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    print(f"wrote {out} ({size / 1e6:.2f} MB) in {wall:.0f} s ({cpu:.0f} s of CPU)")
     return 0
 
 
