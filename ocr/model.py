@@ -49,6 +49,23 @@ def softmax(logits: FloatArray) -> FloatArray:
     return out
 
 
+def _dense(
+    h: FloatArray, weights: Sequence[FloatArray], biases: Sequence[FloatArray]
+) -> FloatArray:
+    """Dense layers ``h @ w + b``, ReLU between them (not after the last)."""
+    last = len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        h = h @ w + b
+        if i < last:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def _mean_max(h: FloatArray) -> FloatArray:
+    """Global mean and max pooling of (n, positions, channels) maps: (n, 2 x channels)."""
+    return np.concatenate([h.mean(axis=1), h.max(axis=1)], axis=1)
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class Mlp:
     """One member: standardisation, ReLU hidden layers, linear output."""
@@ -61,12 +78,7 @@ class Mlp:
     def logits(self, features: FloatArray) -> FloatArray:
         """Scores of the first ``len(mean)`` columns of the features."""
         h = (np.atleast_2d(features)[:, : len(self.mean)] - self.mean) / self.std
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ w + b
-            if i < last:
-                h = np.maximum(h, 0.0)
-        return h
+        return _dense(h, self.weights, self.biases)
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -99,13 +111,7 @@ class ConvNet:
             h = np.maximum(win.reshape(n, t, cin * width) @ w.reshape(out, -1).T + b, 0.0)
             if pool:
                 h = h[:, : t // 2 * 2].reshape(n, t // 2, 2, out).max(axis=2)
-        h = np.concatenate([h.mean(axis=1), h.max(axis=1)], axis=1)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ w + b
-            if i < last:
-                h = np.maximum(h, 0.0)
-        return h
+        return _dense(_mean_max(h), self.weights, self.biases)
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -138,13 +144,7 @@ class InkNet:
                 h = h[:, : hy // 2 * 2, : hx // 2 * 2]
                 h = h.reshape(n, hy // 2, 2, hx // 2, 2, out).max(axis=(2, 4))
         h = h.reshape(len(h), -1, h.shape[-1])
-        h = np.concatenate([h.mean(axis=1), h.max(axis=1)], axis=1)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ w + b
-            if i < last:
-                h = np.maximum(h, 0.0)
-        return h
+        return _dense(_mean_max(h), self.weights, self.biases)
 
 
 Member = Mlp | ConvNet | InkNet
