@@ -231,7 +231,7 @@ class PenLink:
         if data:
             self._process(data, out)
         elif self._held is not None:  # the line is quiet: what was held goes now
-            self._commit(b"", [], [], [], out)
+            out += self.flush()
         elif self._ledger.acks_pending:  # the line is quiet: what was held back goes now
             self._answer(out)
         return out
