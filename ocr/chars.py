@@ -28,6 +28,7 @@ probability, the letters sharing the rest.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 
@@ -56,6 +57,7 @@ LONG_LINE = 0.25
 DOT_HIGH = 0.2
 
 
+@cache
 def model_of(kind: str) -> Classifier:
     """The shipped classifier of a one-character kind."""
     return Classifier.load(CHARSETS[kind].model)

@@ -19,6 +19,7 @@ digitisers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -69,18 +70,37 @@ def _path(strokes: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
     return pts, up[:-1] if len(pts) > 1 else up[:0]
 
 
-def _resample(pts: FloatArray, up: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
-    if len(pts) < 2:
-        return np.repeat(pts[:1], n, axis=0), np.zeros(n)
-    seg = np.hypot(*np.diff(pts, axis=0).T)
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    if cum[-1] <= 0.0:
-        return np.repeat(pts[:1], n, axis=0), np.zeros(n)
-    u = np.linspace(0.0, cum[-1], n)
-    idx = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, len(seg) - 1)
-    frac = (u - cum[idx]) / np.maximum(seg[idx], 1e-12)
-    out = pts[idx] + np.clip(frac, 0.0, 1.0)[:, None] * (pts[idx + 1] - pts[idx])
-    return out, up[idx]
+class _Path:
+    """A joined path with its cumulative length, resampled at several resolutions."""
+
+    __slots__ = ("cum", "pts", "seg", "up")
+
+    def __init__(self, pts: FloatArray, up: FloatArray) -> None:
+        self.pts, self.up = pts, up
+        d = np.diff(pts, axis=0)
+        self.seg = np.hypot(d[:, 0], d[:, 1])
+        self.cum = np.concatenate([[0.0], np.cumsum(self.seg)])
+
+    def resample(self, n: int) -> tuple[FloatArray, FloatArray]:
+        """``n`` points equally spaced along the path, and the pen-up flag of each."""
+        pts, seg, cum = self.pts, self.seg, self.cum
+        if len(pts) < 2 or cum[-1] <= 0.0:
+            return np.repeat(pts[:1], n, axis=0), np.zeros(n)
+        # np.linspace and np.clip, written out: their Python wrappers cost more than the work
+        u = _steps(n) * (cum[-1] / (n - 1))
+        u[-1] = cum[-1]
+        idx = np.minimum(np.maximum(np.searchsorted(cum, u, side="right") - 1, 0), len(seg) - 1)
+        frac = (u - cum[idx]) / np.maximum(seg[idx], 1e-12)
+        frac = np.minimum(np.maximum(frac, 0.0), 1.0)
+        out = pts[idx] + frac[:, None] * (pts[idx + 1] - pts[idx])
+        return out, self.up[idx]
+
+
+@cache
+def _steps(n: int) -> FloatArray:
+    out: FloatArray = np.arange(n, dtype=np.float64)
+    out.flags.writeable = False
+    return out
 
 
 def normalise(strokes: Sequence[FloatArray]) -> tuple[list[FloatArray], float]:
@@ -95,20 +115,21 @@ def normalise(strokes: Sequence[FloatArray]) -> tuple[list[FloatArray], float]:
     return out, float(w) / max(float(h), 1e-9)
 
 
-def _direction_histogram(pts: FloatArray, up: FloatArray) -> FloatArray:
+def _direction_histogram(path: _Path) -> FloatArray:
     """Share of the pen-down path per (grid cell, direction), scaled by 10."""
-    res, res_up = _resample(pts, up, _DIR_POINTS)
+    res, res_up = path.resample(_DIR_POINTS)
     d = np.diff(res, axis=0)
     down = res_up[:-1] == 0.0
-    hist = np.zeros((DIR_GRID, DIR_GRID, DIR_BINS))
-    if down.any():
-        d, mid = d[down], ((res[:-1] + res[1:]) / 2)[down]
-        ang = np.arctan2(d[:, 1], d[:, 0])
-        b = ((ang + np.pi) / (2 * np.pi) * DIR_BINS).astype(np.int64) % DIR_BINS
-        g = np.clip(((mid + 0.5) * DIR_GRID).astype(np.int64), 0, DIR_GRID - 1)
-        np.add.at(hist, (g[:, 1], g[:, 0], b), 1.0)
-        hist *= 10.0 / len(d)
-    return hist.ravel()
+    size = DIR_GRID * DIR_GRID * DIR_BINS
+    if not down.any():
+        return np.zeros(size)
+    d, mid = d[down], ((res[:-1] + res[1:]) / 2)[down]
+    ang = np.arctan2(d[:, 1], d[:, 0])
+    b = ((ang + np.pi) / (2 * np.pi) * DIR_BINS).astype(np.int64) % DIR_BINS
+    g = np.minimum(np.maximum(((mid + 0.5) * DIR_GRID).astype(np.int64), 0), DIR_GRID - 1)
+    cells = (g[:, 1] * DIR_GRID + g[:, 0]) * DIR_BINS + b
+    hist: FloatArray = np.bincount(cells, minlength=size).astype(np.float64)
+    return hist * (10.0 / len(d))
 
 
 def glyph_features(
@@ -116,29 +137,30 @@ def glyph_features(
 ) -> FloatArray:
     """The feature vector (length ``FEATURE_SETS[feature_set]``) of one character's strokes."""
     norm, aspect = normalise(strokes)
-    pts, up = _path(norm)
-    res, res_up = _resample(pts, up, N_POINTS)
+    path = _Path(*_path(norm))
+    res, res_up = path.resample(N_POINTS)
     d = np.diff(res, axis=0)
     d /= np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)[:, None]
     d = np.vstack([d, d[-1:]])
-    dense, dense_up = _resample(pts, up, _GRID_POINTS)
+    dense, dense_up = path.resample(_GRID_POINTS)
     ink = dense[dense_up == 0.0]
-    grid = np.zeros((GRID, GRID))
+    grid = np.zeros(GRID * GRID)
     if len(ink):
-        g = np.clip((ink + 0.5) * (GRID - 1), 0.0, GRID - 1 - 1e-9)
+        g = np.minimum(np.maximum((ink + 0.5) * (GRID - 1), 0.0), GRID - 1 - 1e-9)
         i0 = g.astype(np.int64)
         f = g - i0
         for dx in (0, 1):
             for dy in (0, 1):
                 wgt = (f[:, 0] if dx else 1 - f[:, 0]) * (f[:, 1] if dy else 1 - f[:, 1])
-                np.add.at(grid, (np.minimum(i0[:, 1] + dy, GRID - 1), i0[:, 0] + dx), wgt)
+                cell = np.minimum(i0[:, 1] + dy, GRID - 1) * GRID + i0[:, 0] + dx
+                grid += np.bincount(cell, wgt, minlength=GRID * GRID)
         grid /= grid.max()
-    extra = np.array([np.log(np.clip(aspect, 0.05, 20.0)), min(len(strokes), 5) / 5.0, 1.0])
-    parts = [res[:, 0] * 2, res[:, 1] * 2, d[:, 0], d[:, 1], res_up, grid.ravel(), extra]
+    extra = np.array([np.log(min(max(aspect, 0.05), 20.0)), min(len(strokes), 5) / 5.0, 1.0])
+    parts = [res[:, 0] * 2, res[:, 1] * 2, d[:, 0], d[:, 1], res_up, grid, extra]
     if feature_set in ("v2", "v3"):
-        parts.append(_direction_histogram(pts, up))
+        parts.append(_direction_histogram(path))
     if feature_set == "v3":
-        track, track_up = _resample(pts, up, TRACK_POINTS)
+        track, track_up = path.resample(TRACK_POINTS)
         parts.append(np.column_stack([track, track_up]).ravel())
     elif feature_set not in ("v1", "v2"):
         raise ValueError(f"unknown feature set {feature_set!r}; known: {sorted(FEATURE_SETS)}")

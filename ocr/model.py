@@ -52,13 +52,17 @@ def softmax(logits: FloatArray) -> FloatArray:
 def _dense(
     h: FloatArray, weights: Sequence[FloatArray], biases: Sequence[FloatArray]
 ) -> FloatArray:
-    """Dense layers ``h @ w + b``, ReLU between them (not after the last)."""
+    """Dense layers ``h @ w + b``, ReLU between them (not after the last), in the weights'
+    precision (shipped models: float32, half the memory traffic of float64); the scores
+    are returned in float64."""
     last = len(weights) - 1
+    h = h.astype(weights[0].dtype, copy=False)
     for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
         h = h @ w + b
         if i < last:
             h = np.maximum(h, 0.0)
-    return h
+    out: FloatArray = h.astype(np.float64, copy=False)
+    return out
 
 
 def _mean_max(h: FloatArray) -> FloatArray:
@@ -102,6 +106,7 @@ class ConvNet:
     def logits(self, features: FloatArray) -> FloatArray:
         f = np.atleast_2d(features)[:, self.offset : self.offset + self.points * 3]
         h = track_channels(f.reshape(len(f), self.points, 3)).transpose(0, 2, 1)
+        h = h.astype(self.conv_weights[0].dtype, copy=False)
         for w, b, pool in zip(self.conv_weights, self.conv_biases, self.pools, strict=True):
             out, cin, width = w.shape
             pad = width // 2
@@ -132,6 +137,7 @@ class InkNet:
     def logits(self, features: FloatArray) -> FloatArray:
         f = np.atleast_2d(features)[:, self.offset : self.offset + self.points * 3]
         h = render(f.reshape(len(f), self.points, 3))[..., None]  # (n, y, x, channels)
+        h = h.astype(self.conv_weights[0].dtype, copy=False)
         for w, b, pool in zip(self.conv_weights, self.conv_biases, self.pools, strict=True):
             out, _, kh, kw = w.shape
             hp = np.pad(
@@ -209,7 +215,9 @@ class Classifier:
     @classmethod
     def load(cls, path: Path = DIGIT_MODEL) -> Classifier:
         """Read a model file; cached per path."""
-        return _load(Path(path).resolve())
+        p = Path(path)
+        # resolving a path costs system calls on every read: an absolute one is cached as given
+        return _load_absolute(p) if p.is_absolute() else _load(p.resolve())
 
 
 def _member(a: dict[str, FloatArray], prefix: str) -> Member:
@@ -224,18 +232,23 @@ def _member(a: dict[str, FloatArray], prefix: str) -> Member:
         return (ConvNet if kind == "conv1d" else InkNet)(
             offset=int(a[f"{prefix}offset"]),
             points=int(a[f"{prefix}points"]),
-            conv_weights=tuple(a[f"{prefix}cw{i}"].astype(np.float64) for i in range(c)),
-            conv_biases=tuple(a[f"{prefix}cb{i}"].astype(np.float64) for i in range(c)),
+            conv_weights=tuple(a[f"{prefix}cw{i}"].astype(np.float32) for i in range(c)),
+            conv_biases=tuple(a[f"{prefix}cb{i}"].astype(np.float32) for i in range(c)),
             pools=tuple(bool(p) for p in a[f"{prefix}pools"]),
-            weights=tuple(a[f"{prefix}w{i}"].astype(np.float64) for i in range(n)),
-            biases=tuple(a[f"{prefix}b{i}"].astype(np.float64) for i in range(n)),
+            weights=tuple(a[f"{prefix}w{i}"].astype(np.float32) for i in range(n)),
+            biases=tuple(a[f"{prefix}b{i}"].astype(np.float32) for i in range(n)),
         )
     return Mlp(
         mean=a[f"{prefix}mean"].astype(np.float64),
         std=a[f"{prefix}std"].astype(np.float64),
-        weights=tuple(a[f"{prefix}w{i}"].astype(np.float64) for i in range(n)),
-        biases=tuple(a[f"{prefix}b{i}"].astype(np.float64) for i in range(n)),
+        weights=tuple(a[f"{prefix}w{i}"].astype(np.float32) for i in range(n)),
+        biases=tuple(a[f"{prefix}b{i}"].astype(np.float32) for i in range(n)),
     )
+
+
+@cache
+def _load_absolute(path: Path) -> Classifier:
+    return _load(path.resolve())
 
 
 @cache

@@ -116,7 +116,8 @@ def reversals(xy: FloatArray) -> int:
 
 def _crossing_points(paths: Sequence[FloatArray]) -> tuple[FloatArray, npt.NDArray[np.int64]]:
     """Where the resampled ink crosses itself or another stroke: points (n, 2), and the two
-    strokes (n, 2) that cross there."""
+    strokes (n, 2) that cross there, in the order of the segment pairs (first segment, then
+    second, in writing order)."""
     segs, owner, index = [], [], []
     for k, p in enumerate(paths):
         if len(p) < 2:
@@ -129,7 +130,7 @@ def _crossing_points(paths: Sequence[FloatArray]) -> tuple[FloatArray, npt.NDArr
     s = np.concatenate(segs)
     own, idx = np.concatenate(owner), np.concatenate(index)
     a, b = s[:, 0], s[:, 1]
-    i, j = np.triu_indices(len(s), k=1)
+    i, j = _near_pairs(a, b)
     near = ~((own[i] == own[j]) & (np.abs(idx[i] - idx[j]) <= 1))  # not neighbours
     i, j = i[near], j[near]
 
@@ -144,13 +145,39 @@ def _crossing_points(paths: Sequence[FloatArray]) -> tuple[FloatArray, npt.NDArr
     return where, np.column_stack([own[i[hit]], own[j[hit]]]).astype(np.int64)
 
 
+def _near_pairs(
+    a: FloatArray, b: FloatArray
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The pairs of segments ``i < j`` (ends ``a``, ``b``) whose bounding boxes overlap, in
+    lexicographic order: only these can cross. A sweep along x (segments sorted by their
+    left end, each paired with those starting before its right end) instead of all n^2 / 2
+    pairs, the cost of a heavily written field."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.argsort(lo[:, 0], kind="stable")
+    left = lo[order, 0]
+    stop = np.searchsorted(left, hi[order, 0], side="right")
+    first = np.arange(len(order)) + 1
+    span = np.maximum(stop - first, 0)
+    start = np.repeat(first, span)
+    offset = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
+    u = np.repeat(order, span)
+    v = order[start + offset]
+    i, j = np.minimum(u, v), np.maximum(u, v)
+    keep = (lo[j, 1] <= hi[i, 1]) & (lo[i, 1] <= hi[j, 1])
+    i, j = i[keep], j[keep]
+    sort = np.lexsort((j, i))
+    return i[sort].astype(np.int64), j[sort].astype(np.int64)
+
+
 def _distinct(points: FloatArray) -> int:
     """How many of ``points`` are at least :data:`CROSSING_GAP_MM` from those kept before."""
-    kept: list[FloatArray] = []
+    kept = np.empty((len(points), 2))
+    n = 0
     for p in points:
-        if all(np.hypot(*(p - q)) >= CROSSING_GAP_MM for q in kept):
-            kept.append(p)
-    return len(kept)
+        if n == 0 or np.min(np.hypot(*(kept[:n] - p).T)) >= CROSSING_GAP_MM:
+            kept[n] = p
+            n += 1
+    return n
 
 
 def crossings(paths: Sequence[FloatArray]) -> int:
@@ -165,11 +192,15 @@ def struck(paths: Sequence[FloatArray]) -> int:
     return _struck(paths)[0]
 
 
-def _struck(paths: Sequence[FloatArray]) -> tuple[int, int]:
-    """:func:`struck`, and how many straight strokes cross the others."""
+def _struck(
+    paths: Sequence[FloatArray],
+    crossed: tuple[FloatArray, npt.NDArray[np.int64]] | None = None,
+) -> tuple[int, int]:
+    """:func:`struck`, and how many straight strokes cross the others (``crossed``: the
+    ink's :func:`_crossing_points`, when already known)."""
     if len(paths) < 2:
         return 0, 0
-    where, owners = _crossing_points(paths)
+    where, owners = _crossing_points(paths) if crossed is None else crossed
     pts = np.concatenate(paths)
     side = max(float(np.ptp(pts[:, 0])), float(np.ptp(pts[:, 1])), 0.5)
     best = lines = 0
@@ -192,10 +223,11 @@ def shape(strokes: Sequence[FloatArray]) -> InkShape:
     pts = np.concatenate([s[:, :2] for s in strokes])
     side = max(float(np.ptp(pts[:, 0])), float(np.ptp(pts[:, 1])), 0.5)
     length = sum(float(np.hypot(*np.diff(p, axis=0).T).sum()) for p in paths if len(p) > 1)
-    most, lines = _struck(paths)
+    crossed = _crossing_points(paths)
+    most, lines = _struck(paths, crossed)
     return InkShape(
         reversals=sum(reversals(p) for p in paths),
-        crossings=crossings(paths),
+        crossings=_distinct(crossed[0]),
         density=length / side,
         struck=most,
         lines=lines,
