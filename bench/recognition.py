@@ -20,12 +20,15 @@ images, as the named baseline. ``contact``: whole
 contact forms written by the simulator (real UNIPEN glyphs of its bank, whose
 writers the shipped models saw in training: a regression figure, not a
 held-out one) read field by field with the shipped models and the comb boxes.
+``speed`` (no training): milliseconds of CPU per character through ``ocr.read``
+with the shipped models, per character kind, on glyphs scaled to 7 mm.
 ``tesseract`` (no training): ``--tesseract`` digits per contributor of UNIPEN
 1a and as many synthetic counts, rendered and read by Tesseract under each
 page-segmentation mode (7, 8, 10, 13) with and without the digit whitelist,
 and as ``engine="tesseract"`` reads them (the most confident of the eight).
 
-    python bench/recognition.py [--kinds digit,upper,lower,email_char,contact,tesseract] [--quick]
+    python bench/recognition.py [--quick] \\
+        [--kinds digit,upper,lower,email_char,contact,tesseract,speed]
 
 ``--quick`` (a few minutes): one MLP per fold, one augmented copy, 8 epochs,
 contributors held out in 3 groups, fewer counts, Tesseract and contact forms.
@@ -63,7 +66,9 @@ from ocr.train_count import fit_gaps, synth_count
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ERROR = 0.001
-KINDS = ("digit", "upper", "lower", "email_char", "contact", "tesseract")
+KINDS = ("digit", "upper", "lower", "email_char", "contact", "tesseract", "speed")
+#: Height (mm) the speed measurement scales each glyph to: a character in a form's box.
+GLYPH_MM = 7.0
 HEADERS = ["held out", "n", "top-1", "err@95%cov", "cov@<=0.1%err", "mean conf"]
 
 
@@ -140,14 +145,42 @@ def loco(
     return samples, y, folds, probs
 
 
-def ms_per_char(kind: str, samples: list[Sample]) -> float:
-    """Milliseconds per character through ``ocr.read`` with the shipped model."""
-    inks = [as_ink(samples[i]) for i in range(0, len(samples), max(len(samples) // 1000, 1))]
+def mm_ink(sample: Sample, height: float = GLYPH_MM) -> list[np.ndarray]:
+    """A UNIPEN sample as pen ink in millimetres: scaled to ``height`` mm tall (digitiser
+    units would make the overwriting check's 0.25 mm resampling absurdly fine), 75 Hz."""
+    pts = np.concatenate(sample.strokes)
+    k = height / max(float(np.ptp(pts[:, 1])), 1e-6)
+    lo = pts.min(axis=0)
+    return [np.column_stack([(s - lo) * k, np.arange(len(s)) * 13.3]) for s in sample.strokes]
+
+
+def ms_per_char(kind: str, samples: list[Sample], n: int = 1000, passes: int = 3) -> float:
+    """Milliseconds of CPU (this process only, so other work on a shared machine counts
+    less) per character through ``ocr.read`` with the shipped model: the median of
+    ``passes`` passes over ``n`` glyphs spread over the data, scaled to :data:`GLYPH_MM`."""
+    inks = [mm_ink(s) for s in samples[:: max(len(samples) // n, 1)][:n]]
     read(inks[0], kind)
-    start = time.perf_counter()
-    for ink in inks:
-        read(ink, kind)
-    return (time.perf_counter() - start) / len(inks) * 1000
+    times = []
+    for _ in range(passes):
+        start = time.process_time()
+        for ink in inks:
+            read(ink, kind)
+        times.append((time.process_time() - start) / len(inks) * 1000)
+    return float(np.median(times))
+
+
+def speed(args: argparse.Namespace) -> dict[str, Any]:
+    """Milliseconds of CPU per character through ``ocr.read``, shipped models, no training."""
+    rows, out = [], {}
+    for kind in ("digit", "upper", "lower", "email_char"):
+        samples = load_charset(args.data, CHARSETS[kind])
+        ms = ms_per_char(kind, samples, n=args.speed_chars)
+        out[kind] = {"ms_per_char": ms, "chars_per_s": 1000 / ms, "chars": args.speed_chars}
+        rows.append([kind, f"{ms:.3f}", f"{1000 / ms:,.0f}"])
+        print(f"  {kind}: {ms:.3f} ms", flush=True)
+    print(f"\nread(), one process, CPU time, median of 3 passes over {args.speed_chars} glyphs")
+    print_table(["kind", "ms per char", "chars/s"], rows)
+    return out
 
 
 def characters(kind: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -371,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tesseract", type=int, default=100, help="digits (and counts) per fold; 0: skip"
     )
     parser.add_argument("--forms", type=int, default=100, help="simulated contact forms")
+    parser.add_argument("--speed-chars", type=int, default=1000, help="glyphs per speed pass")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     args = parser.parse_args(argv)
     if args.nets or args.inks:
@@ -393,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
             out[kind] = contact(args)
         elif kind == "tesseract":
             out[kind] = tesseract(args)
+        elif kind == "speed":
+            out[kind] = speed(args)
         else:
             out[kind] = characters(kind, args)
         print(f"({kind}: {time.perf_counter() - t0:.0f} s)", flush=True)

@@ -127,21 +127,22 @@ def _crossing_points(paths: Sequence[FloatArray]) -> tuple[FloatArray, npt.NDArr
         index.append(np.arange(len(p) - 1))
     if not segs:
         return np.zeros((0, 2)), np.zeros((0, 2), np.int64)
-    s = np.concatenate(segs)
+    s = np.concatenate(segs).reshape(-1, 4)  # x0, y0, x1, y1 per segment
     own, idx = np.concatenate(owner), np.concatenate(index)
-    a, b = s[:, 0], s[:, 1]
-    i, j = _near_pairs(a, b)
+    i, j = _near_pairs(s[:, :2], s[:, 2:])
     near = ~((own[i] == own[j]) & (np.abs(idx[i] - idx[j]) <= 1))  # not neighbours
     i, j = i[near], j[near]
-
-    def orient(p: FloatArray, q: FloatArray, r: FloatArray) -> FloatArray:
-        return (q[:, 0] - p[:, 0]) * (r[:, 1] - p[:, 1]) - (q[:, 1] - p[:, 1]) * (r[:, 0] - p[:, 0])
-
-    d1, d2 = orient(a[i], b[i], a[j]), orient(a[i], b[i], b[j])
-    d3, d4 = orient(a[j], b[j], a[i]), orient(a[j], b[j], b[i])
+    p, q = s[i].T, s[j].T  # each row: x0, y0, x1, y1 of the pairs' first / second segment
+    ux, uy, vx, vy = p[2] - p[0], p[3] - p[1], q[2] - q[0], q[3] - q[1]
+    # orientations of each segment's ends about the other segment's line
+    d1 = ux * (q[1] - p[1]) - uy * (q[0] - p[0])
+    d2 = ux * (q[3] - p[1]) - uy * (q[2] - p[0])
+    d3 = vx * (p[1] - q[1]) - vy * (p[0] - q[0])
+    d4 = vx * (p[3] - q[1]) - vy * (p[2] - q[0])
     # proper crossings and touching ends (a crossing on a resampled point); not collinear runs
     hit = (d1 * d2 <= 0) & (d3 * d4 <= 0) & ~((d1 == 0) & (d2 == 0))
-    where = (a[i[hit]] + b[i[hit]] + a[j[hit]] + b[j[hit]]) / 4
+    ph, qh = p[:, hit], q[:, hit]
+    where = np.column_stack([ph[0] + ph[2] + qh[0] + qh[2], ph[1] + ph[3] + qh[1] + qh[3]]) / 4
     return where, np.column_stack([own[i[hit]], own[j[hit]]]).astype(np.int64)
 
 
