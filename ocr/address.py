@@ -33,7 +33,7 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -67,8 +67,10 @@ def _common_prefixes() -> frozenset[str]:
     return frozenset(d[:i] for d in lexicon.COMMON_DOMAINS for i in range(len(d) + 1))
 
 
+@lru_cache(maxsize=1 << 16)
 def _step(state: State, c: str) -> tuple[State, float]:
-    """The next state and the weight of writing ``c`` in ``state``."""
+    """The next state and the weight of writing ``c`` in ``state`` (pure: cached, as the
+    beam asks the same few hundred questions again and again)."""
     if state[0] == "X":
         return _BROKEN, 1.0
     if state[0] == "L":
@@ -116,6 +118,7 @@ def _final(state: State) -> float:
     return lexicon.INVALID
 
 
+@lru_cache(maxsize=1 << 16)
 def _best_final(state: State, left: int) -> float:
     """The largest final weight a continuation of ``state`` by ``left`` characters can reach."""
     if state[0] == "L":
@@ -227,16 +230,17 @@ def decode_email(cells: Sequence[tuple[tuple[str, ...], FloatArray] | None]) -> 
     return Reading(alts[0][0], alts[0][1], alts)
 
 
-def _common_next(state: State) -> list[str]:
+@lru_cache(maxsize=1 << 12)
+def _common_next(state: State) -> tuple[str, ...]:
     """Characters that extend a common domain from ``state`` (the ``@`` from the local part)."""
     if state[0] == "L":
-        return ["@"] if state[1] not in ("^", ".") else []
+        return ("@",) if state[1] not in ("^", ".") else ()
     if state[0] == "D" and isinstance(state[1], str):
         k = len(state[1])
-        return sorted(
-            {d[k] for d in lexicon.COMMON_DOMAINS if d.startswith(state[1]) and len(d) > k}
+        return tuple(
+            sorted({d[k] for d in lexicon.COMMON_DOMAINS if d.startswith(state[1]) and len(d) > k})
         )
-    return []
+    return ()
 
 
 #: Letters written within the x-height in lower case, and letters and digits that reach

@@ -67,9 +67,32 @@ def char_probabilities(
     strokes: Sequence[FloatArray], kind: str, box: Box | None = None
 ) -> tuple[tuple[str, ...], FloatArray]:
     """The classes of ``kind`` and their calibrated probabilities for one glyph."""
+    return chars_probabilities([strokes], kind, [box])[0]
+
+
+def chars_probabilities(
+    glyphs: Sequence[Sequence[FloatArray]], kind: str, boxes: Sequence[Box | None]
+) -> list[tuple[tuple[str, ...], FloatArray]]:
+    """:func:`char_probabilities` of several glyphs (each with its box or None), the
+    classifier run once on all of them (a comb field's cells: the networks' per-call cost
+    is paid once a field, not once a character)."""
     model = model_of(kind)
-    probs = model.probabilities(model.features([[s[:, :2] for s in strokes]]))[0]
-    classes = model.classes
+    probs = model.probabilities(model.features([[s[:, :2] for s in g] for g in glyphs]))
+    return [
+        _adjusted(g, kind, model.classes, p, b)
+        for g, p, b in zip(glyphs, probs, boxes, strict=True)
+    ]
+
+
+def _adjusted(
+    strokes: Sequence[FloatArray],
+    kind: str,
+    classes: tuple[str, ...],
+    probs: FloatArray,
+    box: Box | None,
+) -> tuple[tuple[str, ...], FloatArray]:
+    """The classifier's probabilities with what size and position settle (``.``, ``-``,
+    ``_``)."""
     if kind == "email_char":
         classes, probs = _size_and_height(strokes, classes, probs, box)
     elif kind == "upper":

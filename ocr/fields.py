@@ -26,7 +26,7 @@ import numpy as np
 
 from ocr import lexicon
 from ocr.address import bars_by_case, decode_email
-from ocr.chars import Box, char_probabilities, model_of
+from ocr.chars import Box, chars_probabilities, model_of
 from ocr.features import FloatArray
 from ocr.online import atoms, read_count
 from ocr.reading import Reading
@@ -99,13 +99,17 @@ def read_comb(
     else:
         groups = cells_from_ink(strokes)
         cell_boxes = [None] * len(groups)
-    cells: list[Cell] = [
-        char_probabilities(g, cell_kind, b) if g else None
-        for g, b in zip(groups, cell_boxes, strict=True)
-    ]
+    inked = [i for i, g in enumerate(groups) if g]
+    found = (
+        chars_probabilities([groups[i] for i in inked], cell_kind, [cell_boxes[i] for i in inked])
+        if inked
+        else []
+    )
+    cells: list[Cell] = [None] * len(groups)
+    for i, c in zip(inked, found, strict=True):
+        cells[i] = c
     if rules == "email":
-        inked = [(g, c) for g, c in zip(groups, cells, strict=True) if c is not None]
-        return decode_email(bars_by_case([g for g, _ in inked], [c for _, c in inked]))
+        return decode_email(bars_by_case([groups[i] for i in inked], found))
     return decode(cells, rules, spaced=kind in _SPACED)
 
 
@@ -114,6 +118,37 @@ def decode(cells: Sequence[Cell], rules: str, *, spaced: bool = False) -> Readin
     e-mail addresses by :func:`ocr.address.decode_email`)."""
     if rules == "email":
         return decode_email(cells)
+    beam = _ruled_beam(cells, rules, spaced) if rules else _free_beam(cells, spaced)
+    scored = sorted(
+        ((t, p * lexicon.prior(rules, t)) for t, p, _ in beam), key=lambda x: (-x[1], x[0])
+    )
+    outside = max(0.0, 1.0 - sum(p for _, p, _ in beam))
+    total = sum(s for _, s in scored) + outside
+    alts = tuple((t, float(min(1.0, s / total))) for t, s in scored[:_TOP])
+    return Reading(alts[0][0], alts[0][1], alts)
+
+
+def _free_beam(cells: Sequence[Cell], spaced: bool) -> list[tuple[str, float, float]]:
+    """The beam of :func:`_ruled_beam` when no rule weighs a prefix (names, plain combs):
+    the same texts in the same order, grown in numpy (a text is built only when kept)."""
+    texts, p = [""], np.ones(1)
+    for cell in cells:
+        if cell is None:
+            if spaced:
+                texts = [t + " " for t in texts]
+            continue
+        classes, probs = cell
+        top = np.argsort(-probs, kind="stable")[:_PER_CELL]
+        grown = (p[:, None] * probs[top][None, :]).ravel()
+        keep = np.argsort(-grown, kind="stable")[:_BEAM]
+        texts = [texts[k // len(top)] + classes[top[k % len(top)]] for k in keep.tolist()]
+        p = grown[keep]
+    return [(t, float(q), 1.0) for t, q in zip(texts, p.tolist(), strict=True)]
+
+
+def _ruled_beam(cells: Sequence[Cell], rules: str, spaced: bool) -> list[tuple[str, float, float]]:
+    """Beam search over the cells: (text, probability, weight), the weight
+    :data:`ocr.lexicon.INVALID` once a prefix breaks ``rules``."""
     beam: list[tuple[str, float, float]] = [("", 1.0, 1.0)]  # text, probability, weight
     for cell in cells:
         if cell is None:
@@ -130,10 +165,4 @@ def decode(cells: Sequence[Cell], rules: str, *, spaced: bool = False) -> Readin
                 grown.append((t, p * float(probs[i]), w if ok else lexicon.INVALID))
         grown.sort(key=lambda x: -x[1] * x[2])
         beam = grown[:_BEAM]
-    scored = sorted(
-        ((t, p * lexicon.prior(rules, t)) for t, p, _ in beam), key=lambda x: (-x[1], x[0])
-    )
-    outside = max(0.0, 1.0 - sum(p for _, p, _ in beam))
-    total = sum(s for _, s in scored) + outside
-    alts = tuple((t, float(min(1.0, s / total))) for t, s in scored[:_TOP])
-    return Reading(alts[0][0], alts[0][1], alts)
+    return beam

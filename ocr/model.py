@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ocr.errors import ModelFileError
 from ocr.features import (
@@ -109,11 +108,13 @@ class ConvNet:
         h = h.astype(self.conv_weights[0].dtype, copy=False)
         for w, b, pool in zip(self.conv_weights, self.conv_biases, self.pools, strict=True):
             out, cin, width = w.shape
+            n, t = h.shape[:2]
             pad = width // 2
-            hp = np.pad(h, ((0, 0), (pad, width - 1 - pad), (0, 0)))
-            win = sliding_window_view(hp, width, axis=1)  # (n, t, in, width)
-            n, t = win.shape[:2]
-            h = np.maximum(win.reshape(n, t, cin * width) @ w.reshape(out, -1).T + b, 0.0)
+            hp = np.zeros((n, t + width - 1, cin), h.dtype)
+            hp[:, pad : pad + t] = h
+            # the windows side by side (shift-major, as the weights are reordered)
+            cols = np.concatenate([hp[:, k : k + t] for k in range(width)], axis=2)
+            h = np.maximum(cols @ w.transpose(2, 1, 0).reshape(width * cin, out) + b, 0.0)
             if pool:
                 h = h[:, : t // 2 * 2].reshape(n, t // 2, 2, out).max(axis=2)
         return _dense(_mean_max(h), self.weights, self.biases)
@@ -139,13 +140,15 @@ class InkNet:
         h = render(f.reshape(len(f), self.points, 3))[..., None]  # (n, y, x, channels)
         h = h.astype(self.conv_weights[0].dtype, copy=False)
         for w, b, pool in zip(self.conv_weights, self.conv_biases, self.pools, strict=True):
-            out, _, kh, kw = w.shape
-            hp = np.pad(
-                h, ((0, 0), (kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2), (0, 0))
+            out, cin, kh, kw = w.shape
+            n, hy, hx = h.shape[:3]
+            hp = np.zeros((n, hy + kh - 1, hx + kw - 1, cin), h.dtype)
+            hp[:, kh // 2 : kh // 2 + hy, kw // 2 : kw // 2 + hx] = h
+            cols = np.concatenate(
+                [hp[:, dy : dy + hy, dx : dx + hx] for dy in range(kh) for dx in range(kw)], axis=3
             )
-            win = sliding_window_view(hp, (kh, kw), axis=(1, 2))  # (n, y, x, in, kh, kw)
-            n, hy, hx = win.shape[:3]
-            h = np.maximum(win.reshape(n, hy, hx, -1) @ w.reshape(out, -1).T + b, 0.0)
+            wm = w.transpose(2, 3, 1, 0).reshape(kh * kw * cin, out)
+            h = np.maximum(cols @ wm + b, 0.0)
             if pool:
                 h = h[:, : hy // 2 * 2, : hx // 2 * 2]
                 h = h.reshape(n, hy // 2, 2, hx // 2, 2, out).max(axis=(2, 4))
@@ -167,8 +170,10 @@ class Classifier:
     feature_set: str = DEFAULT_FEATURES
 
     def features(self, glyphs: Sequence[Sequence[FloatArray]]) -> FloatArray:
-        """The features this model reads, one row per glyph (strokes as (N, 2) arrays)."""
-        return batch_features(glyphs, self.feature_set)
+        """The features this model reads, one row per glyph (strokes as (N, 2) arrays); for
+        an ensemble of convolutional members only the track (the rest is left zero)."""
+        track_only = self.feature_set == "v3" and not any(isinstance(m, Mlp) for m in self.members)
+        return batch_features(glyphs, self.feature_set, track_only=track_only)
 
     def logits(self, features: FloatArray) -> FloatArray:
         """Scores, shape (n, classes), for a (n, features) array: one member's logits,

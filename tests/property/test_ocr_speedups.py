@@ -1,5 +1,6 @@
-"""The crossing search of ``ocr.overwriting``: the sweep along x finds exactly the segment
-pairs whose boxes overlap, and so the same crossings as trying every pair."""
+"""What ocr computes faster gives what it gave: the crossing search of ``ocr.overwriting``
+(a sweep along x instead of every pair) and the beam of comb fields without rules (numpy
+instead of Python tuples)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ocr.fields import _free_beam, _ruled_beam
 from ocr.overwriting import _crossing_points, _near_pairs
 
 coords = st.floats(min_value=-20.0, max_value=20.0, allow_nan=False, allow_infinity=False)
@@ -68,3 +70,19 @@ def test_crossings_are_those_of_every_pair_in_the_same_order(paths: list[np.ndar
     for g, w in zip(got, want, strict=True):
         assert g[2:] == w[2:]
         assert np.allclose(g[:2], w[:2], rtol=0, atol=1e-9)
+
+
+cell = st.one_of(
+    st.none(),
+    st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=2, max_size=12).map(
+        lambda p: (tuple("ABCDEFGHIJKL"[: len(p)]), np.array(p) / max(sum(p), 1e-9))
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(cell, min_size=1, max_size=12), st.booleans())
+def test_the_numpy_beam_keeps_the_texts_of_the_ruled_beam_without_rules(
+    cells: list, spaced: bool
+) -> None:
+    assert _free_beam(cells, spaced) == _ruled_beam(cells, "", spaced)
