@@ -160,8 +160,7 @@ def glyph_features(
     if feature_set in ("v2", "v3"):
         parts.append(_direction_histogram(path))
     if feature_set == "v3":
-        track, track_up = path.resample(TRACK_POINTS)
-        parts.append(np.column_stack([track, track_up]).ravel())
+        parts.append(_track(path))
     elif feature_set not in ("v1", "v2"):
         raise ValueError(f"unknown feature set {feature_set!r}; known: {sorted(FEATURE_SETS)}")
     return np.concatenate(parts)
@@ -191,8 +190,11 @@ def batch_features(
 def glyph_track(strokes: Sequence[FloatArray]) -> FloatArray:
     """The track part of feature set ``v3``: the joined, normalised path resampled to
     :data:`TRACK_POINTS` points, x, y, pen-up per point (as :func:`glyph_features`)."""
-    norm, _ = normalise(strokes)
-    track, track_up = _Path(*_path(norm)).resample(TRACK_POINTS)
+    return _track(_Path(*_path(normalise(strokes)[0])))
+
+
+def _track(path: _Path) -> FloatArray:
+    track, track_up = path.resample(TRACK_POINTS)
     out: FloatArray = np.column_stack([track, track_up]).ravel()
     return out
 

@@ -150,3 +150,21 @@ def test_a_small_net_learns_held_out_digits(image: bool) -> None:
     pred = net.logits(batch_features([s.strokes for s in test], "v3")).argmax(axis=1)
     acc = np.mean(pred == labels_of(test, DIGITS))
     assert acc >= 0.8, acc
+
+
+def test_a_network_only_model_reads_the_same_from_its_track_alone() -> None:
+    from hardware_sim.glyphs import GlyphBank
+    from ocr.model import DIGIT_MODEL
+
+    model = Classifier.load(DIGIT_MODEL)
+    if any(isinstance(m, Mlp) for m in model.members):
+        pytest.skip("the shipped digit model has MLP members: every feature is read")
+    bank = GlyphBank.load()
+    glyphs = [list(bank.glyphs(w, "8").samples[0].strokes) for w in bank.writers()[:12]]
+    full = batch_features(glyphs, model.feature_set)
+    fast = model.features(glyphs)
+    assert np.array_equal(fast[:, TRACK_OFFSET:], full[:, TRACK_OFFSET:])
+    assert not fast[:, :TRACK_OFFSET].any()  # the part no member reads is not computed
+    assert np.allclose(model.logits(fast), model.logits(full), rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="v3"):
+        batch_features(glyphs, "v2", track_only=True)
