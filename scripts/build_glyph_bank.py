@@ -57,8 +57,21 @@ Poly = npt.NDArray[np.float64]
 #: the medoid filter keeps everything, so these are listed by hand, each checked by eye:
 #: - apb/apb12/app1229's first "8" is a 6 (one stroke down into a closed bottom loop, as
 #:   the writer's three 6s; their other two 8s cross in the middle). Found when the CNN
-#:   digit reader read it "6" with probability 1.0 (docs/ocr.md, "Digits, round 4").
-MISLABELLED = frozenset({("apb/apb12/app1229", "8", 0)})
+#:   digit reader read it "6" with probability 1.0 (docs/ocr.md, "Round 4").
+#: - capitals the CNN capital reader misread among the bank's 928, kept only where the
+#:   drawing is plainly another character: ced/ddjh4871_s_03's third "H" (a dotted bar
+#:   over a stroke, an i), ced/kkfg6658_s_iq's first "J" (a closed loop on a descender, a
+#:   P or 9) and third "T" (an S), syn/syn0/jwd's second "K" (two uprights and a crossbar,
+#:   an H). The doubtful ones (U/V, a slanted bar for I, ...) stay.
+MISLABELLED = frozenset(
+    {
+        ("apb/apb12/app1229", "8", 0),
+        ("ced/ddjh4871_s_03", "H", 2),
+        ("ced/kkfg6658_s_iq", "J", 0),
+        ("ced/kkfg6658_s_iq", "T", 2),
+        ("syn/syn0/jwd", "K", 1),
+    }
+)
 
 
 def _label(raw: str) -> str:
