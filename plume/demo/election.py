@@ -171,6 +171,10 @@ def _start_pen(d: DemoStation, clock: RehearsalClock, ports: Path) -> None:
     port.call(lambda pen, now: pen.write(d.day.pen_ink(), now))
 
 
+#: How long one ``plume agent close`` of the demo may take.
+CLOSE_TIMEOUT_S = 600
+
+
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -213,14 +217,20 @@ def _close(d: DemoStation, base: str, clock: RehearsalClock) -> None:
             d.agent.kill()
             d.agent.wait()
     for _attempt in range(3):
-        done = _run(
-            _agent(
-                "close", "--journal", str(d.journal), "--centre", base,
-                "--station", d.station.id, "--token", d.token,
-                "--rehearsal-clock", _clock_arg(clock),
-            ),
-            timeout=120,
-        )  # fmt: skip
+        try:
+            # the close uploads what the agent had not sent: a station stopped with a long
+            # backlog (the compressed day writes fast, the centre is reading) takes minutes
+            done = _run(
+                _agent(
+                    "close", "--journal", str(d.journal), "--centre", base,
+                    "--station", d.station.id, "--token", d.token,
+                    "--rehearsal-clock", _clock_arg(clock),
+                ),
+                timeout=CLOSE_TIMEOUT_S,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            d.close_error = f"'plume agent close' did not finish in {CLOSE_TIMEOUT_S} s"
+            continue  # the journal keeps what is unsent: the next close goes on from there
         m = re.search(r"closing code: (\S+)", done.stdout)
         if done.returncode == 0 and m:
             d.closing_code = m.group(1)
