@@ -19,7 +19,11 @@ character are timed through ``ocr.read`` with the shipped models. Tesseract
 images, as the named baseline. ``contact``: whole
 contact forms written by the simulator (real UNIPEN glyphs of its bank, whose
 writers the shipped models saw in training: a regression figure, not a
-held-out one) read field by field with the shipped models and the comb boxes.
+held-out one) read field by field with the shipped models and the comb boxes,
+the e-mail twice: alone, and told the names read on the same form (``email+names``,
+as ingest reads it); ``--models DIR`` reads with models trained without the
+bank's writers (all of contributor ``ced``: a held-out figure), and
+``--contact-names outside`` gives the voters names the decoder does not know.
 ``speed`` (no training): milliseconds of CPU per character through ``ocr.read``
 with the shipped models, per character kind, on glyphs scaled to 7 mm.
 ``tesseract`` (no training): ``--tesseract`` digits per contributor of UNIPEN
@@ -48,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, write_json
 from ocr import _tesseract, read
+from ocr.address import FORM_NAME_MIN
 from ocr.charsets import CHARSETS
 from ocr.features import DEFAULT_FEATURES
 from ocr.model import Classifier, softmax
@@ -117,8 +122,9 @@ def loco(
     samples = load_charset(args.data, charset)
     y = labels_of(samples, charset.classes)
     feature_set = "v3" if args.nets or args.inks else DEFAULT_FEATURES
+    lean = args.members == 0 and bool(args.nets or args.inks)
     base, aug = features_with_copies(
-        samples, args.copies * max(args.members, 1), args.seed, feature_set
+        samples, args.copies * max(args.members, 1), args.seed, feature_set, track_only=lean
     )
     fitted = list(
         loco_models(
@@ -357,23 +363,58 @@ def digits(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def outside_names(data: Path, n: int = 400) -> tuple[list[str], list[str]]:
+    """Given names and surnames outside ``ocr/models/names.txt``: one-word French commune
+    names of 4 to 10 letters (many French surnames are place names), capitalised,
+    the same ``n`` for both (the e-mail decoder favours the shipped names, and a
+    voter whose names it lacks must still be read)."""
+    import csv
+    import unicodedata
+
+    from ocr.address import _shipped_names
+
+    known = _shipped_names()
+    out = []
+    with (data.parent / "geo" / "communes.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            plain = unicodedata.normalize("NFKD", row["name"]).encode("ascii", "ignore").decode()
+            if plain.isalpha() and 4 <= len(plain) <= 10 and plain.lower() not in known:
+                out.append(plain.upper())
+    pick = np.random.default_rng(7).choice(len(out), n, replace=False)
+    names = [out[int(i)] for i in sorted(pick)]
+    return names, names
+
+
 def contact(args: argparse.Namespace) -> dict[str, Any]:
     """Simulated contact forms read field by field (writers seen in training)."""
-    from hardware_sim.day import write_contact
+    from hardware_sim.day import FIRST_NAMES, LAST_NAMES, write_contact
     from hardware_sim.glyphs import GlyphBank
     from hardware_sim.stations import pick_stations
     from pen.forms import load_form
     from pen.forms.hit import assign
 
+    if args.models is not None:  # held-out models: read the forms with them instead
+        import dataclasses
+
+        for kind, charset in list(CHARSETS.items()):
+            path = args.models / charset.model.name
+            if path.exists():
+                CHARSETS[kind] = dataclasses.replace(charset, model=path)
+                print(f"  {kind}: {path}")
     layout = load_form("contact")
     bank = GlyphBank.load()
     rng = np.random.default_rng(args.seed)
     stations = [s for s in pick_stations(4 * args.forms, args.seed) if s.postcodes]
     found: dict[str, tuple[list[bool], list[float]]] = {}
+    names: tuple[Any, Any] = (FIRST_NAMES, LAST_NAMES)
+    if args.contact_names == "outside":
+        names = outside_names(args.data)
     start, n_fields = time.perf_counter(), 0
     for k in range(args.forms):
-        form = write_contact(stations[k % len(stations)], k, 0.0, rng, layout=layout, bank=bank)
+        station = stations[k % len(stations)]
+        form = write_contact(station, k, 0.0, rng, layout=layout, bank=bank, names=names)
         inks = assign(form.ink, layout).fields
+        words: list[str] = []
         for fid, truth in form.values().items():
             f = layout.field(fid)
             boxes = [(b.rect.x, b.rect.y, b.rect.width, b.rect.height) for b in f.boxes]
@@ -383,13 +424,24 @@ def contact(args: argparse.Namespace) -> dict[str, Any]:
             ok, conf = found.setdefault(fid, ([], []))
             ok.append(r.text == truth.lower() if f.kind == "email_char" else r.text == truth)
             conf.append(r.confidence)
+            if fid in ("last_name", "first_name"):
+                words += [t for t, p in r.alternatives if p >= FORM_NAME_MIN]
+        # the address again, told the names read on the same form (as ingest does)
+        f = layout.field("email")
+        boxes = [(b.rect.x, b.rect.y, b.rect.width, b.rect.height) for b in f.boxes]
+        r = read(inks["email"].xyt() if "email" in inks else [], f.kind, boxes=boxes, words=words)
+        ok, conf = found.setdefault("email+names", ([], []))
+        ok.append(r.text == form.email)
+        conf.append(r.confidence)
     ms = (time.perf_counter() - start) / n_fields * 1000
     out = {fid: selective(np.array(ok), np.array(conf)) for fid, (ok, conf) in found.items()}
-    print(f"\ncontact forms written by the simulator ({args.forms} forms; bank writers seen in")
-    print("training: a regression figure), exact field reading with the comb boxes")
+    seen = "held out" if args.models is not None else "seen in training: a regression figure"
+    print(f"\ncontact forms written by the simulator ({args.forms} forms; bank writers {seen}),")
+    print(f"exact field reading with the comb boxes; names: {args.contact_names}")
     print_table(["field", *HEADERS[1:]], [cells(fid, s) for fid, s in out.items()])
     print(f"{ms:.1f} ms per field")
-    return {"fields": out, "ms_per_field": ms}
+    models = str(args.models) if args.models is not None else "shipped"
+    return {"fields": out, "ms_per_field": ms, "names": args.contact_names, "models": models}
 
 
 def tesseract(args: argparse.Namespace) -> dict[str, Any]:
@@ -475,6 +527,21 @@ def main(argv: list[str] | None = None) -> int:
         "--tesseract", type=int, default=100, help="digits (and counts) per fold; 0: skip"
     )
     parser.add_argument("--forms", type=int, default=100, help="simulated contact forms")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="contact: read with the model files found in this folder (upper.npz, "
+        "email_char.npz, ...: models trained without the glyph bank's writers, "
+        "`python -m ocr.train --without ced`) instead of the shipped ones",
+    )
+    parser.add_argument(
+        "--contact-names",
+        choices=("simulator", "outside"),
+        default="simulator",
+        help="contact names: the simulator's lists (frequent French names, most in the "
+        "decoder's names.txt), or commune names outside names.txt",
+    )
     parser.add_argument("--speed-chars", type=int, default=1000, help="glyphs per speed pass")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ each pen sends (:func:`hardware_sim.session.session_bytes`).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -170,13 +170,17 @@ def contact_page(station: Station, sheet: int) -> PageAddress:
 
 
 def contact_values(
-    station: Station, rng: np.random.Generator, separators: str = "._-"
+    station: Station,
+    rng: np.random.Generator,
+    separators: str = "._-",
+    names: tuple[Sequence[str], Sequence[str]] = (FIRST_NAMES, LAST_NAMES),
 ) -> dict[str, str | bool]:
-    """A plausible voter's contact: names, e-mail (with one of ``separators``), phone, postcode."""
+    """A plausible voter's contact: names (drawn from ``names``: given names, surnames),
+    e-mail (with one of ``separators``), phone, postcode."""
     if not station.postcodes:
         raise ValueError(f"station {station.id} has no postcode in the sample")
-    first = str(rng.choice(FIRST_NAMES))
-    last = str(rng.choice(LAST_NAMES))
+    first = str(names[0][int(rng.integers(len(names[0])))])
+    last = str(names[1][int(rng.integers(len(names[1])))])
     f, la = first.lower(), last.lower().replace(" ", "")
     sep = str(rng.choice(list(separators))) if separators else ""
     local = [f"{f}{sep}{la}", f"{f[0]}{la}", f"{f}{sep}{la}{rng.integers(1, 99)}", f"{la}{sep}{f}"]
@@ -227,8 +231,10 @@ def write_contact(
     layout: FormLayout,
     bank: GlyphBank,
     arrival_ms: float | None = None,
+    names: tuple[Sequence[str], Sequence[str]] = (FIRST_NAMES, LAST_NAMES),
 ) -> Contact:
-    """One voter fills the ``contact`` form on the station's ``sheet``-th sheet from ``t0_ms``.
+    """One voter fills the ``contact`` form on the station's ``sheet``-th sheet from ``t0_ms``
+    (names drawn from ``names``: given names, surnames).
 
     The voter gets a writer who wrote an ``@`` (most UNIPEN writers never did)
     and an e-mail separator their hand has; a name with a letter the writer
@@ -242,7 +248,7 @@ def write_contact(
         writer_id = with_at[int(rng.integers(len(with_at)))]
         writer = Writer(writer_id, seed=int(rng.integers(2**31)), bank=bank)
         chars = bank.chars(writer.writer_id)
-        values = contact_values(station, rng, "".join(c for c in "._-" if c in chars))
+        values = contact_values(station, rng, "".join(c for c in "._-" if c in chars), names)
         strokes: list[Stroke] = []
         t = t0_ms
         try:

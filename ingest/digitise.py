@@ -51,6 +51,7 @@ from ingest.geo import departement_of
 from ingest.layouts import layouts
 from ingest.reconcile import store_findings
 from ingest.settings import Settings
+from ocr.address import FORM_NAME_MIN
 from pen.forms import Field, FormLayout
 from pen.ink import Stroke
 from pen.page import PageAddress
@@ -60,6 +61,10 @@ log = structlog.get_logger(__name__)
 ENGINE = "plume"
 #: Field kinds nobody reads: the ink is kept for the timeline rules only.
 NOT_READ = frozenset({"signature", "free_text"})
+#: Kinds of e-mail fields (read last: the names on the same contact form help), and of
+#: name fields.
+EMAIL_KINDS = frozenset({"email", "email_char"})
+NAME_KINDS = frozenset({"upper", "name"})
 #: Checkbox readings that mean "not ticked".
 UNTICKED = frozenset({"", "0", "no", "false"})
 
@@ -84,25 +89,31 @@ def _failed(exc: Exception) -> FieldReading:
 
 
 def _read_one(
-    strokes: Sequence[np.ndarray], kind: str, boxes: Sequence[tuple[float, ...]] | None = None
+    strokes: Sequence[np.ndarray],
+    kind: str,
+    boxes: Sequence[tuple[float, ...]] | None = None,
+    words: Sequence[str] = (),
 ) -> FieldReading:
     try:
-        r = ocr.read(list(strokes), kind, boxes=boxes)
+        r = ocr.read(list(strokes), kind, boxes=boxes, words=words)
     except Exception as exc:  # any recogniser failure is a reading for people
         return _failed(exc)
     alts = tuple((str(t), float(c)) for t, c in r.alternatives)
     return FieldReading(str(r.text), float(r.confidence), alts)
 
 
-def read_field(field: Field, layout: FormLayout, strokes: Sequence[Stroke]) -> FieldReading:
+def read_field(
+    field: Field, layout: FormLayout, strokes: Sequence[Stroke], words: Sequence[str] = ()
+) -> FieldReading:
     """Read a field's strokes: ``count`` whole (writers ignore its boxes), other combs
     through their boxes (one character each, under the field's rules: postcode,
-    phone, e-mail), single boxes whole."""
+    phone, e-mail), single boxes whole. ``words``: for an e-mail field, the names
+    read on the same form (its address is most often made of them)."""
     xyt = [s.xyt() for s in strokes]
     if field.kind == "count" or not field.is_comb:
         return _read_one(xyt, field.kind)
     boxes = [(b.rect.x, b.rect.y, b.rect.width, b.rect.height) for b in field.boxes]
-    return _read_one(xyt, field.kind, boxes)
+    return _read_one(xyt, field.kind, boxes, words)
 
 
 def load_strokes(s: Session, page: str, field_id: str) -> list[Stroke]:
@@ -149,6 +160,8 @@ def digitise_fields(engine: Engine, settings: Settings, field_pks: Sequence[int]
     outcome: dict[int, str] = dict.fromkeys(field_pks, "missing")
     todo: list[_Todo] = []
     lays = layouts(tuple(settings.pv_candidates))
+    addresses: list[tuple[FieldInk, FormLayout, list[Stroke]]] = []
+    names: dict[str, list[str]] = {}  # page -> what its name fields may say
     with session(engine) as s:
         for pk in dict.fromkeys(field_pks):
             f = s.get(FieldInk, pk)
@@ -159,7 +172,18 @@ def digitise_fields(engine: Engine, settings: Settings, field_pks: Sequence[int]
                 todo.append(_Todo(f, f.version, None))
                 continue
             strokes = load_strokes(s, f.page, f.field_id)
-            todo.append(_Todo(f, f.version, read_field(lay.field(f.field_id), lay, strokes)))
+            if f.kind in EMAIL_KINDS:
+                addresses.append((f, lay, strokes))  # after the names of its form
+                continue
+            read = read_field(lay.field(f.field_id), lay, strokes)
+            if f.form == "contact" and f.kind in NAME_KINDS:
+                names.setdefault(f.page, []).extend(
+                    t for t, p in read.alternatives if p >= FORM_NAME_MIN
+                )
+            todo.append(_Todo(f, f.version, read))
+    for f, lay, strokes in addresses:
+        words = names.get(f.page, [])
+        todo.append(_Todo(f, f.version, read_field(lay.field(f.field_id), lay, strokes, words)))
     for t in todo:
         if t.result is not None and t.result.error:
             f = t.field

@@ -109,6 +109,7 @@ def read(
     *,
     engine: str = "plume",
     boxes: Sequence[Sequence[float]] | None = None,
+    words: Sequence[str] = (),
 ) -> Reading:
     """Read the ink of one field.
 
@@ -120,7 +121,10 @@ def read(
     its calibrated confidence and ranked alternatives. Empty ink reads as ""
     with confidence 1 (a checkbox: not ticked). Digit fields, counts and
     checkboxes that are scribbled over or crossed out (:mod:`ocr.overwriting`)
-    keep at most 0.2 of confidence and say so in ``flags``.
+    keep at most 0.2 of confidence and say so in ``flags``. ``words``: for e-mail
+    fields, names the address is likely made of besides the frequent French names
+    the decoder knows (the names written on the same form, say); other kinds ignore
+    them.
     """
     if engine not in ENGINES:
         raise UnknownEngine(engine, ENGINES)
@@ -136,13 +140,15 @@ def read(
         from ocr import _tesseract
 
         return _tesseract.read(ink, kind)
-    reading = _read_plume(ink, kind, cells)
+    reading = _read_plume(ink, kind, cells, tuple(str(w) for w in words))
     if kind in OVERWRITTEN_KINDS:
         reading = flagged(reading, assess(ink, "checkbox" if kind == "checkbox" else "digit"))
     return reading
 
 
-def _read_plume(ink: list[FloatArray], kind: str, cells: list[Box] | None) -> Reading:
+def _read_plume(
+    ink: list[FloatArray], kind: str, cells: list[Box] | None, words: tuple[str, ...] = ()
+) -> Reading:
     if kind == "checkbox":
         return read_checkbox(ink)
     if kind == "count":
@@ -150,7 +156,7 @@ def _read_plume(ink: list[FloatArray], kind: str, cells: list[Box] | None) -> Re
     if kind in CHAR_KINDS and (cells is None or len(cells) == 1):
         return read_char(ink, kind, cells[0] if cells else None)
     if kind in CELL_KIND:
-        return read_comb(ink, kind, cells)
+        return read_comb(ink, kind, cells, words=words)
     raise UnsupportedKind(kind, SUPPORTED)  # pragma: no cover - KINDS are all handled
 
 

@@ -84,9 +84,14 @@ def cells_from_ink(strokes: Sequence[FloatArray]) -> list[list[FloatArray]]:
 
 
 def read_comb(
-    strokes: Sequence[FloatArray], kind: str, boxes: Sequence[Box] | None = None
+    strokes: Sequence[FloatArray],
+    kind: str,
+    boxes: Sequence[Box] | None = None,
+    *,
+    words: Sequence[str] = (),
 ) -> Reading:
-    """The text of a whole comb field of ``kind`` (see :data:`CELL_KIND`)."""
+    """The text of a whole comb field of ``kind`` (see :data:`CELL_KIND`); ``words``: names
+    an e-mail address is likely made of (:func:`ocr.address.decode_email`)."""
     cell_kind = CELL_KIND[kind]
     rules = RULES.get(kind, "")
     if boxes:
@@ -109,7 +114,7 @@ def read_comb(
     for i, c in zip(inked, found, strict=True):
         cells[i] = c
     if rules == "email":
-        return decode_email(bars_by_case([groups[i] for i in inked], found))
+        return decode_email(bars_by_case([groups[i] for i in inked], found), words)
     return decode(cells, rules, spaced=kind in _SPACED)
 
 

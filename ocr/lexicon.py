@@ -46,6 +46,10 @@ DIGIT_INSIDE = 0.05
 #: Prior weight of each number (run of digits) in the local part: most addresses have
 #: none, so a bar read ``1`` among letters is likelier an ``l``.
 NUMBER = 0.3
+#: Prior weight of a letter run of an address's local part that is none of the names of
+#: ``models/names.txt`` (nor an initial before one, nor two run together): most
+#: addresses are made of their owner's names (:mod:`ocr.address`).
+UNKNOWN_WORD = 0.35
 #: Mail domains common in France (the large providers and ISPs).
 COMMON_DOMAINS = frozenset(
     {

@@ -45,3 +45,18 @@ def test_a_kind_recognition_cannot_read_is_a_reading_of_confidence_zero() -> Non
     got = read_field(field, layout, strokes)
     assert (got.text, got.confidence, got.alternatives) == ("", 0.0, ())
     assert got.error == "UnsupportedKind"
+
+
+def test_an_address_is_read_with_the_names_of_its_form() -> None:
+    # a surname the decoder does not know: told it is the voter's, it weighs more
+    layout = load_form("contact")
+    field = layout.field("email")
+    truth = "kervella@free.fr"
+    strokes = Writer(seed=5, bank=GlyphBank.load()).write_field(
+        truth, field, 1_318_183_200_000.0, align="left", pen_serial="P", page=PAGE
+    )
+    alone = dict(read_field(field, layout, strokes).alternatives)
+    told = read_field(field, layout, strokes, words=("KERVELLA", "JEAN"))
+    assert told.error == ""
+    assert dict(told.alternatives).get(truth, 0.0) > alone.get(truth, 0.0)
+    assert told.text == truth
