@@ -38,7 +38,7 @@ from typing import Any, cast
 
 import numpy as np
 import structlog
-from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import Engine, Table, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ingest.db import (
@@ -513,12 +513,15 @@ def mark_ready(engine: Engine, settings: Settings, *, at_ms: int | None = None) 
 
 
 def ready_groups(engine: Engine, limit: int = 1000) -> list[list[int]]:
-    """Ids of the fields waiting to be read, grouped by page (read together), oldest ink first."""
+    """Ids of the fields waiting to be read, grouped by page (read together): the minutes'
+    pages first (the night's results wait on them, contact forms can wait), then
+    oldest ink first."""
+    minutes_first = case((FieldInk.form == "pv", 0), else_=1)
     with session(engine) as s:
         rows = s.execute(
             select(FieldInk.page, FieldInk.id)
             .where(FieldInk.state == "ready")
-            .order_by(FieldInk.last_ink_ms, FieldInk.id)
+            .order_by(minutes_first, FieldInk.last_ink_ms, FieldInk.id)
             .limit(limit)
         ).all()
     groups: dict[str, list[int]] = {}
