@@ -419,7 +419,8 @@ def contact(args: argparse.Namespace) -> dict[str, Any]:
             f = layout.field(fid)
             boxes = [(b.rect.x, b.rect.y, b.rect.width, b.rect.height) for b in f.boxes]
             ink = inks[fid].xyt() if fid in inks else []
-            r = read(ink, f.kind, boxes=boxes)
+            # the form's capitals are names: read as ingest reads them
+            r = read(ink, "name" if f.kind == "upper" else f.kind, boxes=boxes)
             n_fields += 1
             ok, conf = found.setdefault(fid, ([], []))
             ok.append(r.text == truth.lower() if f.kind == "email_char" else r.text == truth)

@@ -113,7 +113,9 @@ def read_field(
     if field.kind == "count" or not field.is_comb:
         return _read_one(xyt, field.kind)
     boxes = [(b.rect.x, b.rect.y, b.rect.width, b.rect.height) for b in field.boxes]
-    return _read_one(xyt, field.kind, boxes, words)
+    # a contact form's capitals are its voter's names: read under the names prior
+    kind = "name" if layout.form_id == "contact" and field.kind == "upper" else field.kind
+    return _read_one(xyt, kind, boxes, words)
 
 
 def load_strokes(s: Session, page: str, field_id: str) -> list[Stroke]:

@@ -159,6 +159,47 @@ def names(extra: frozenset[str] = frozenset()) -> Names:
     return Names(_shipped_names() | frozenset(n for w in extra for n in _normal(w)))
 
 
+#: Words of French surnames written apart (``LE GALL``, ``DA SILVA``, ``BEN ALI``): free in
+#: a name field, where the particle and the next word may also be a listed name run
+#: together; not names in an address (two letters run into a word too easily).
+PARTICLES = frozenset({"le", "la", "de", "du", "des", "da", "di", "van", "von", "der", "ben", "el"})
+
+
+@lru_cache(maxsize=1 << 14)
+def names_weight(text: str, words: frozenset[str] = frozenset()) -> float:
+    """The prior weight of a name field's text (``name``: capitals, spaces, hyphens,
+    apostrophes): :data:`ocr.lexicon.UNKNOWN_WORD` for each word of two letters or
+    more not made of names (as a run of an address's local part), 1 otherwise."""
+    lex = names(words)
+    w = 1.0
+    runs = _normal_runs(text)
+    k = 0
+    while k < len(runs):
+        run = runs[k]
+        if run in PARTICLES:  # free; with the next word, a listed name (le gall: legall)
+            if k + 1 < len(runs) and _is_name(lex, run + runs[k + 1]):
+                k += 1
+            k += 1
+            continue
+        if len(run) > 1 and not _is_name(lex, run):
+            w *= lexicon.UNKNOWN_WORD
+        k += 1
+    return w
+
+
+def _is_name(lex: Names, run: str) -> bool:
+    word = lex.start(run[0])
+    for c in run[1:]:
+        word = lex.grow(word, c)
+    return bool(word) and lex.complete(word)
+
+
+def _normal_runs(text: str) -> list[str]:
+    plain = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(c if c in string.ascii_lowercase else " " for c in plain)
+    return plain.split()
+
+
 @cache
 def _common_prefixes() -> frozenset[str]:
     return frozenset(d[:i] for d in lexicon.COMMON_DOMAINS for i in range(len(d) + 1))

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ocr import lexicon
-from ocr.address import bars_by_case, decode_email
+from ocr.address import bars_by_case, decode_email, names_weight
 from ocr.chars import Box, chars_probabilities, model_of
 from ocr.features import FloatArray
 from ocr.online import atoms, read_count
@@ -115,18 +115,20 @@ def read_comb(
         cells[i] = c
     if rules == "email":
         return decode_email(bars_by_case([groups[i] for i in inked], found), words)
-    return decode(cells, rules, spaced=kind in _SPACED)
+    return decode(cells, rules, spaced=kind in _SPACED, names=kind == "name")
 
 
-def decode(cells: Sequence[Cell], rules: str, *, spaced: bool = False) -> Reading:
+def decode(
+    cells: Sequence[Cell], rules: str, *, spaced: bool = False, names: bool = False
+) -> Reading:
     """The most probable texts of a sequence of cells under ``rules`` (a beam search;
     e-mail addresses by :func:`ocr.address.decode_email`)."""
     if rules == "email":
         return decode_email(cells)
     beam = _ruled_beam(cells, rules, spaced) if rules else _free_beam(cells, spaced)
-    scored = sorted(
-        ((t, p * lexicon.prior(rules, t)) for t, p, _ in beam), key=lambda x: (-x[1], x[0])
-    )
+    weight = names_weight if names else (lambda t: lexicon.prior(rules, t))
+    scored = sorted(((t, p * weight(t)) for t, p, _ in beam), key=lambda x: (-x[1], x[0]))
+    # texts outside the beam count at full weight: confidences err low, never high
     outside = max(0.0, 1.0 - sum(p for _, p, _ in beam))
     total = sum(s for _, s in scored) + outside
     alts = tuple((t, float(min(1.0, s / total))) for t, s in scored[:_TOP])

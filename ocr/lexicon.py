@@ -20,7 +20,9 @@
   ``scripts/build_letter_bigrams.py`` from the French commune names of
   ../shared/data/geo, Etalab's ``decoupage-administratif``, MIT, notice in
   ``models/LICENSE-decoupage-administratif``).
-- ``name``: capitals, spaces, hyphens and apostrophes: nothing is ruled out.
+- ``name``: capitals, spaces, hyphens and apostrophes: nothing is ruled out; words
+  that are none of the names of ``models/names.txt`` weigh :data:`UNKNOWN_WORD`
+  (:func:`ocr.address.names_weight`).
 
 A writer can still write something outside these rules (a mistyped code, a
 foreign number), so the rules are a prior, never a filter: a reading that

@@ -60,3 +60,17 @@ def test_an_address_is_read_with_the_names_of_its_form() -> None:
     assert told.error == ""
     assert dict(told.alternatives).get(truth, 0.0) > alone.get(truth, 0.0)
     assert told.text == truth
+
+
+def test_a_contact_forms_capitals_are_read_as_names() -> None:
+    layout = load_form("contact")
+    field = layout.field("last_name")
+    strokes = Writer(seed=4, bank=GlyphBank.load()).write_field(
+        "MARTIN", field, 1_318_183_200_000.0, align="left", pen_serial="P", page=PAGE
+    )
+    got = read_field(field, layout, strokes)
+    boxes = [(b.rect.x, b.rect.y, b.rect.width, b.rect.height) for b in field.boxes]
+    xyt = [s.xyt() for s in strokes]
+    want = ocr.read(xyt, "name", boxes=boxes)
+    assert (got.text, got.confidence) == (want.text, want.confidence)
+    assert got.alternatives == tuple(want.alternatives)

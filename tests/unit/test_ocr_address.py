@@ -270,3 +270,36 @@ def test_a_number_in_the_local_part_is_rarer_than_a_letter() -> None:
     assert named.text == "michel@free.fr" and named.confidence > r.confidence
     # a clearly written number stays
     assert decode_email(_cells("michel75@free.fr", sure=0.99)).text == "michel75@free.fr"
+
+
+def test_name_fields_weigh_words_that_are_no_names() -> None:
+    from ocr.address import names_weight
+
+    assert names_weight("MARTIN") == names_weight("JEAN-PIERRE") == 1.0
+    assert names_weight("LE GALL") == names_weight("DA SILVA") == 1.0  # particle + name
+    assert names_weight("KERVELLA") == lexicon.UNKNOWN_WORD
+    assert names_weight("KERVELLA", frozenset({"Kervella"})) == 1.0
+    assert names_weight("ZORB MARTIN") == lexicon.UNKNOWN_WORD
+    assert names_weight("J MARTIN") == 1.0  # an initial
+
+
+def test_a_name_field_prefers_a_name_and_stays_honest() -> None:
+    from ocr.fields import decode
+
+    upper = tuple(string.ascii_uppercase)
+
+    def cell(ch: str, **doubt: float) -> tuple[tuple[str, ...], np.ndarray]:
+        p = np.full(len(upper), 1e-4)
+        for c, q in (doubt or {ch: 0.95}).items():
+            p[upper.index(c)] = q
+        return upper, p / p.sum()
+
+    cells = [cell(c) for c in "MARTI"] + [cell("N", M=0.55, N=0.4)]
+    plain = decode(cells, "", spaced=True)
+    named = decode(cells, "", spaced=True, names=True)
+    assert plain.text == "MARTIM" and named.text == "MARTIN"
+    probs = [p for _, p in named.alternatives]
+    assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-9
+    # a clearly written unknown name is read as written
+    clear = decode([cell(c) for c in "KERVELLA"], "", spaced=True, names=True)
+    assert clear.text == "KERVELLA"
