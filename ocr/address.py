@@ -81,7 +81,7 @@ class Names:
     (``jdupont``, ``jeanmartin``); a single letter is an initial. Compared by identity
     (one per word set, from :func:`names`), so the automaton's caches can key on it."""
 
-    __slots__ = ("children", "size", "terminal")
+    __slots__ = ("children", "terminal")
 
     def __init__(self, words: frozenset[str]) -> None:
         children: list[dict[str, int]] = [{}]
@@ -98,7 +98,6 @@ class Names:
             terminal.add(node)
         self.children = tuple(children)
         self.terminal = frozenset(terminal)
-        self.size = len(words)
 
     def start(self, c: str) -> Word:
         """The run of one letter ``c``: a name begun, or an initial before one."""
@@ -134,11 +133,17 @@ class Names:
         return frozenset(out)
 
 
+def _plain(text: str, keep: str = "") -> str:
+    """``text`` in lower case without accents; other characters than a-z and ``keep``
+    become spaces."""
+    low = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c if c in _LETTERS or c in keep else " " for c in low if c.isascii())
+
+
 def _normal(name: str) -> list[str]:
     """The forms of a name in an address: lower case, no accents, no spaces or
     apostrophes; a hyphenated name as its parts (and run together)."""
-    plain = unicodedata.normalize("NFKD", name.lower())
-    plain = "".join(c for c in plain if c in string.ascii_lowercase or c == "-")
+    plain = _plain(name, keep="-").replace(" ", "")
     parts = [p for p in plain.split("-") if len(p) > 1]
     return [*parts, "".join(parts)] if len(parts) > 1 else parts
 
@@ -172,7 +177,7 @@ def names_weight(text: str, words: frozenset[str] = frozenset()) -> float:
     more not made of names (as a run of an address's local part), 1 otherwise."""
     lex = names(words)
     w = 1.0
-    runs = _normal_runs(text)
+    runs = _plain(text).split()
     k = 0
     while k < len(runs):
         run = runs[k]
@@ -192,12 +197,6 @@ def _is_name(lex: Names, run: str) -> bool:
     for c in run[1:]:
         word = lex.grow(word, c)
     return bool(word) and lex.complete(word)
-
-
-def _normal_runs(text: str) -> list[str]:
-    plain = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c if c in string.ascii_lowercase else " " for c in plain)
-    return plain.split()
 
 
 @cache
